@@ -1,0 +1,36 @@
+// createApp builds the Koa application from its dependencies. It never listens: main.ts and the
+// tests do that.
+import Koa from 'koa';
+import compose from 'koa-compose';
+import type { Services } from './services/deps.js';
+import { apiRouter } from './http/api/routes.js';
+import { accessLog, apiErrors, requestId, requireAdmin } from './http/middleware.js';
+
+export interface AppDeps extends Services {
+  adminToken: string;
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+  app.use(requestId());
+  app.use(accessLog(deps.log));
+
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/healthz') return next();
+    try {
+      await deps.db.raw('select 1');
+      ctx.body = { status: 'ok' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', error: { code: 'UNAVAILABLE', message: 'database unreachable', details: null } };
+    }
+  });
+
+  const api = apiRouter(deps);
+  const apiStack = compose([apiErrors(deps.log), requireAdmin(deps.adminToken), api.routes() as Koa.Middleware, api.allowedMethods() as Koa.Middleware]);
+  app.use(async (ctx, next) => (ctx.path.startsWith('/api/') ? apiStack(ctx, async () => undefined) : next()));
+
+  return app;
+}

@@ -1,0 +1,190 @@
+// The content-addressed blob store on disk. Layout (part of the contract, operators back it up):
+//   <dataDir>/blobs/sha256/<first 2 hex>/<64 hex>   committed blobs, immutable, never rewritten
+//   <dataDir>/staging/<upload id>/<n>                in-flight uploads only; empty when idle
+// Bytes are hashed while they are written to staging; commit fsyncs and renames into place.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, type ReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type Digest, digestFromHex, hexOf } from '../core/digest.js';
+import { BerthError } from '../errors.js';
+
+export interface StagedBlob {
+  digest: Digest;
+  size: number;
+  /** where the bytes are now: a staging file, or the store itself when the blob was already stored */
+  file: string;
+  /** true when the bytes were only hashed because the store already holds this digest */
+  alreadyStored: boolean;
+}
+
+function storageError(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new BerthError('INSUFFICIENT_STORAGE', 'no space left in the blob store', null);
+  }
+  return err;
+}
+
+/** A Writable that hashes every chunk and writes it to an open file; `final` fsyncs and closes. */
+class HashingFileSink extends Writable {
+  readonly hash: Hash = createHash('sha256');
+  size = 0;
+
+  constructor(private readonly handle: fs.FileHandle | null) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    if (!this.handle) return done();
+    this.handle.write(chunk).then(() => done(), (err: Error) => done(storageError(err) as Error));
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
+    const buffers = chunks.map((c) => c.chunk);
+    for (const b of buffers) {
+      this.hash.update(b);
+      this.size += b.length;
+    }
+    if (!this.handle) return done();
+    this.handle.writev(buffers).then(() => done(), (err: Error) => done(storageError(err) as Error));
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    if (!this.handle) return done();
+    this.handle.sync().then(() => done(), (err: Error) => done(storageError(err) as Error));
+  }
+}
+
+export class BlobStore {
+  readonly blobsDir: string;
+  readonly stagingDir: string;
+
+  private constructor(readonly dataDir: string) {
+    this.blobsDir = path.join(dataDir, 'blobs', 'sha256');
+    this.stagingDir = path.join(dataDir, 'staging');
+  }
+
+  static async open(dataDir: string): Promise<BlobStore> {
+    const store = new BlobStore(dataDir);
+    await fs.mkdir(store.blobsDir, { recursive: true });
+    await fs.mkdir(store.stagingDir, { recursive: true });
+    return store;
+  }
+
+  blobPath(digest: Digest): string {
+    const hex = hexOf(digest);
+    return path.join(this.blobsDir, hex.slice(0, 2), hex);
+  }
+
+  /** Size of a stored blob, or undefined when the store does not hold it. */
+  async stat(digest: Digest): Promise<number | undefined> {
+    try {
+      return (await fs.stat(this.blobPath(digest))).size;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async readSmall(file: string, limit: number): Promise<Buffer> {
+    const handle = await fs.open(file, 'r');
+    try {
+      const { size } = await handle.stat();
+      const buf = Buffer.alloc(Math.min(size, limit + 1));
+      const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** A read stream over a stored blob, optionally a byte range (inclusive end). */
+  createReadStream(digest: Digest, range?: { start: number; end: number }): ReadStream {
+    return createReadStream(this.blobPath(digest), range ? { start: range.start, end: range.end } : {});
+  }
+
+  /** Removes everything under staging/: only called when no upload can be in flight. */
+  async clearStaging(): Promise<number> {
+    const names = await fs.readdir(this.stagingDir);
+    await Promise.all(names.map((n) => fs.rm(path.join(this.stagingDir, n), { recursive: true, force: true })));
+    return names.length;
+  }
+
+  async stagingEntries(): Promise<string[]> {
+    return fs.readdir(this.stagingDir);
+  }
+
+  async createStagingArea(id: string): Promise<StagingArea> {
+    const dir = path.join(this.stagingDir, id);
+    await fs.mkdir(dir);
+    return new StagingArea(this, dir);
+  }
+}
+
+/** One upload's staging folder: stage blobs while hashing, then commit them into the store or abort all. */
+export class StagingArea {
+  private counter = 0;
+  private aborted = false;
+
+  constructor(private readonly store: BlobStore, readonly dir: string) {}
+
+  /**
+   * Streams `source` into staging while hashing it. When `claimed` names a digest the store already
+   * holds, the bytes are only hashed (a blob already stored is not written twice) and must match.
+   */
+  async stage(source: Readable, claimed?: Digest): Promise<StagedBlob> {
+    if (this.aborted) throw new Error('staging area was aborted');
+    if (claimed && (await this.store.stat(claimed)) !== undefined) {
+      const sink = new HashingFileSink(null);
+      await pipeline(source, sink);
+      const digest = digestFromHex(sink.hash.digest('hex'));
+      if (digest !== claimed) {
+        throw new BerthError('DIGEST_INVALID', 'blob bytes do not hash to the digest in its name', { expected: claimed, actual: digest });
+      }
+      return { digest, size: sink.size, file: this.store.blobPath(digest), alreadyStored: true };
+    }
+    const file = path.join(this.dir, String(this.counter++));
+    const handle = await fs.open(file, 'wx', 0o644).catch((err: unknown) => {
+      throw storageError(err);
+    });
+    try {
+      const sink = new HashingFileSink(handle);
+      await pipeline(source, sink);
+      return { digest: digestFromHex(sink.hash.digest('hex')), size: sink.size, file, alreadyStored: false };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Moves a staged blob into the store (atomic rename, then fsync of the folder). Idempotent. */
+  async commit(blob: StagedBlob): Promise<void> {
+    if (blob.alreadyStored) return;
+    const target = this.store.blobPath(blob.digest);
+    const parent = path.dirname(target);
+    try {
+      await fs.mkdir(parent, { recursive: true });
+      await fs.rename(blob.file, target);
+    } catch (err) {
+      throw storageError(err);
+    }
+    blob.file = target;
+    blob.alreadyStored = true;
+    const dirHandle = await fs.open(parent, 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  }
+
+  /** Removes the staging folder and whatever is left in it. Safe to call more than once. */
+  async abort(): Promise<void> {
+    this.aborted = true;
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,194 @@
+// Query functions. Each takes the knex handle or transaction it runs in, so a service owns the
+// transaction and a change writes exactly one version.
+import type { Knex } from 'knex';
+import type { ContentRow, ImportRow, RepositoryRow, TagRow, VersionRow } from './rows.js';
+
+type Q = Knex | Knex.Transaction;
+
+export const now = (): string => new Date().toISOString();
+
+/** Rows of `table` that belong to version `n`. */
+function inVersion(q: Knex.QueryBuilder, n: number): Knex.QueryBuilder {
+  return q.where('version_added', '<=', n).andWhere((w) => w.whereNull('version_removed').orWhere('version_removed', '>', n));
+}
+
+// repositories
+
+export async function findRepository(q: Q, name: string): Promise<RepositoryRow | undefined> {
+  return q<RepositoryRow>('repositories').where({ name }).first();
+}
+
+/** Locks the repository row for the rest of the transaction (PostgreSQL); SQLite has one writer already. */
+export async function lockRepository(tx: Knex.Transaction, id: number): Promise<RepositoryRow | undefined> {
+  const query = tx<RepositoryRow>('repositories').where({ id }).first();
+  if (tx.client.config.client === 'pg') query.forUpdate();
+  return query;
+}
+
+export async function listRepositories(q: Q, opts: { limit: number; after?: string }): Promise<RepositoryRow[]> {
+  const query = q<RepositoryRow>('repositories').orderBy('name').limit(opts.limit);
+  if (opts.after !== undefined) query.where('name', '>', opts.after);
+  return query;
+}
+
+export async function insertRepository(q: Q, name: string): Promise<RepositoryRow> {
+  const at = now();
+  await q('repositories').insert({ name, latest_version: 0, created_at: at, updated_at: at });
+  const row = await findRepository(q, name);
+  if (!row) throw new Error('repository vanished after insert');
+  await q('repository_versions').insert({ repository_id: row.id, number: 0, kind: 'create', import_id: null, created_at: at });
+  return row;
+}
+
+export async function deleteRepository(q: Q, id: number): Promise<void> {
+  await q('repository_tags').where({ repository_id: id }).delete();
+  await q('repository_content').where({ repository_id: id }).delete();
+  await q('repository_versions').where({ repository_id: id }).delete();
+  await q('repositories').where({ id }).delete();
+}
+
+export async function insertVersion(
+  q: Q,
+  repo: RepositoryRow,
+  kind: VersionRow['kind'],
+  importId: string | null,
+): Promise<number> {
+  const number = repo.latest_version + 1;
+  const at = now();
+  await q('repository_versions').insert({ repository_id: repo.id, number, kind, import_id: importId, created_at: at });
+  await q('repositories').where({ id: repo.id }).update({ latest_version: number, updated_at: at });
+  return number;
+}
+
+export async function listVersions(q: Q, repositoryId: number, opts: { limit: number; offset: number }): Promise<VersionRow[]> {
+  return q<VersionRow>('repository_versions')
+    .where({ repository_id: repositoryId })
+    .orderBy('number', 'desc')
+    .limit(opts.limit)
+    .offset(opts.offset);
+}
+
+export async function findVersion(q: Q, repositoryId: number, number: number): Promise<VersionRow | undefined> {
+  return q<VersionRow>('repository_versions').where({ repository_id: repositoryId, number }).first();
+}
+
+// blobs
+
+export async function insertBlobs(q: Q, blobs: Array<{ digest: string; size: number }>): Promise<void> {
+  if (blobs.length === 0) return;
+  const at = now();
+  for (let i = 0; i < blobs.length; i += 200) {
+    const chunk = blobs.slice(i, i + 200).map((b) => ({ digest: b.digest, size: b.size, created_at: at }));
+    await q('blobs').insert(chunk).onConflict('digest').ignore();
+  }
+}
+
+// content
+
+/** Which of `digests` the repository's version `n` holds (as manifest or blob). */
+export async function contentIn(q: Q, repositoryId: number, n: number, digests: string[]): Promise<Map<string, ContentRow>> {
+  const found = new Map<string, ContentRow>();
+  for (let i = 0; i < digests.length; i += 500) {
+    const chunk = digests.slice(i, i + 500);
+    const rows: ContentRow[] = await inVersion(q('repository_content').where({ repository_id: repositoryId }), n).whereIn('digest', chunk);
+    for (const row of rows) found.set(row.digest, row);
+  }
+  return found;
+}
+
+export async function insertContent(
+  q: Q,
+  repositoryId: number,
+  version: number,
+  rows: Array<{ digest: string; kind: ContentRow['kind']; media_type: string | null }>,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += 200) {
+    const chunk = rows.slice(i, i + 200).map((r) => ({ ...r, repository_id: repositoryId, version_added: version, version_removed: null }));
+    await q('repository_content').insert(chunk);
+  }
+}
+
+export async function listContent(q: Q, repositoryId: number, n: number): Promise<Array<ContentRow & { size: number }>> {
+  const rows = await inVersion(
+    q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where('c.repository_id', repositoryId),
+    n,
+  )
+    .select('c.digest', 'c.kind', 'c.media_type', 'c.version_added', 'c.version_removed', 'b.size')
+    .orderBy('c.id');
+  return rows.map((r: ContentRow & { size: number | string }) => ({ ...r, size: Number(r.size) }));
+}
+
+export async function contentChanges(
+  q: Q,
+  repositoryId: number,
+  n: number,
+): Promise<{ added: Array<ContentRow & { size: number }>; removed: Array<ContentRow & { size: number }> }> {
+  const base = () =>
+    q('repository_content as c')
+      .join('blobs as b', 'b.digest', 'c.digest')
+      .where('c.repository_id', repositoryId)
+      .select('c.digest', 'c.kind', 'c.media_type', 'c.version_added', 'c.version_removed', 'b.size')
+      .orderBy('c.id');
+  const fix = (rows: Array<ContentRow & { size: number | string }>) => rows.map((r) => ({ ...r, size: Number(r.size) }));
+  return {
+    added: fix(await base().where('c.version_added', n)),
+    removed: fix(await base().where('c.version_removed', n)),
+  };
+}
+
+// tags
+
+export async function listTags(q: Q, repositoryId: number, n: number): Promise<TagRow[]> {
+  return inVersion(q<TagRow>('repository_tags').where({ repository_id: repositoryId }), n).orderBy('name');
+}
+
+export async function findTag(q: Q, repositoryId: number, n: number, name: string): Promise<TagRow | undefined> {
+  return inVersion(q<TagRow>('repository_tags').where({ repository_id: repositoryId, name }), n).first();
+}
+
+export async function tagChanges(q: Q, repositoryId: number, n: number): Promise<{ added: TagRow[]; removed: TagRow[] }> {
+  return {
+    added: await q<TagRow>('repository_tags').where({ repository_id: repositoryId, version_added: n }).orderBy('name'),
+    removed: await q<TagRow>('repository_tags').where({ repository_id: repositoryId, version_removed: n }).orderBy('name'),
+  };
+}
+
+/** Closes the open row of `name` (if any) at `version` and opens one pointing at `digest` (if given). */
+export async function setTag(q: Q, repositoryId: number, version: number, name: string, digest: string | null): Promise<void> {
+  await q('repository_tags').where({ repository_id: repositoryId, name }).whereNull('version_removed').update({ version_removed: version });
+  if (digest !== null) {
+    await q('repository_tags').insert({ repository_id: repositoryId, name, digest, version_added: version, version_removed: null });
+  }
+}
+
+// imports
+
+export async function insertImport(q: Q, row: ImportRow): Promise<void> {
+  await q('imports').insert(row);
+}
+
+export async function updateImport(q: Q, id: string, patch: Partial<ImportRow>): Promise<void> {
+  await q('imports').where({ id }).update(patch);
+}
+
+export async function findImport(q: Q, id: string): Promise<ImportRow | undefined> {
+  return q<ImportRow>('imports').where({ id }).first();
+}
+
+export async function listImports(
+  q: Q,
+  opts: { repository?: string; status?: string; limit: number; before?: string },
+): Promise<ImportRow[]> {
+  const query = q<ImportRow>('imports').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(opts.limit);
+  if (opts.repository !== undefined) query.where('repository', opts.repository);
+  if (opts.status !== undefined) query.where('status', opts.status);
+  if (opts.before !== undefined) query.where('created_at', '<', opts.before);
+  return query;
+}
+
+/** Marks imports left running by a process that is gone as failed; returns how many. */
+export async function failRunningImports(q: Q, error: string, instanceId?: string): Promise<number> {
+  const query = q('imports').where({ status: 'running' });
+  if (instanceId !== undefined) query.where({ instance_id: instanceId });
+  return query.update({ status: 'failed', error, finished_at: now() } as never) as unknown as Promise<number>;
+}

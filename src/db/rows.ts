@@ -1,0 +1,54 @@
+// Row types as stored. Timestamps are ISO-8601 UTC strings so that both dialects sort them alike;
+// bigint columns come back from PostgreSQL as strings and are converted where read.
+
+export interface RepositoryRow {
+  id: number;
+  name: string;
+  latest_version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface VersionRow {
+  repository_id: number;
+  number: number;
+  kind: 'create' | 'import' | 'tag' | 'untag' | 'push';
+  import_id: string | null;
+  created_at: string;
+}
+
+export interface ContentRow {
+  repository_id: number;
+  digest: string;
+  kind: 'manifest' | 'blob';
+  media_type: string | null;
+  version_added: number;
+  version_removed: number | null;
+  size?: number;
+}
+
+export interface TagRow {
+  repository_id: number;
+  name: string;
+  digest: string;
+  version_added: number;
+  version_removed: number | null;
+}
+
+export interface ImportRow {
+  id: string;
+  repository: string;
+  status: 'running' | 'completed' | 'failed';
+  format: string | null;
+  tag: string | null;
+  version: number | null;
+  new_version: boolean | number | null;
+  manifests: string;
+  blobs: string;
+  bytes_received: number | string;
+  created_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  error: string | null;
+  instance_id: string | null;
+}

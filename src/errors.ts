@@ -1,0 +1,73 @@
+// One error class for every layer below http, and the single table that maps each stable code
+// to its HTTP status and (for /v2) its OCI distribution error code.
+
+export type ErrorDetails = Record<string, unknown> | null;
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = null) {
+    super(message);
+    this.name = 'BerthError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+interface ErrorDescriptor {
+  status: number;
+  oci: string;
+}
+
+/** code → HTTP status and OCI error code. The codes are part of the API contract: never rename one. */
+export const ERRORS = {
+  UNAUTHORIZED: { status: 401, oci: 'UNAUTHORIZED' },
+  DENIED: { status: 403, oci: 'DENIED' },
+  NOT_FOUND: { status: 404, oci: 'NOT_FOUND' },
+  NAME_INVALID: { status: 400, oci: 'NAME_INVALID' },
+  NAME_UNKNOWN: { status: 404, oci: 'NAME_UNKNOWN' },
+  REPOSITORY_EXISTS: { status: 409, oci: 'DENIED' },
+  TAG_INVALID: { status: 400, oci: 'TAG_INVALID' },
+  TAG_UNKNOWN: { status: 404, oci: 'MANIFEST_UNKNOWN' },
+  VERSION_UNKNOWN: { status: 404, oci: 'NOT_FOUND' },
+  IMPORT_UNKNOWN: { status: 404, oci: 'NOT_FOUND' },
+  MANIFEST_UNKNOWN: { status: 404, oci: 'MANIFEST_UNKNOWN' },
+  MANIFEST_INVALID: { status: 400, oci: 'MANIFEST_INVALID' },
+  MANIFEST_UNSUPPORTED: { status: 400, oci: 'MANIFEST_INVALID' },
+  BLOB_UNKNOWN: { status: 400, oci: 'BLOB_UNKNOWN' },
+  DIGEST_INVALID: { status: 400, oci: 'DIGEST_INVALID' },
+  SIZE_INVALID: { status: 400, oci: 'SIZE_INVALID' },
+  RANGE_INVALID: { status: 416, oci: 'RANGE_INVALID' },
+  ARCHIVE_INVALID: { status: 400, oci: 'UNSUPPORTED' },
+  UNSUPPORTED_ARCHIVE: { status: 400, oci: 'UNSUPPORTED' },
+  ENTRY_UNSAFE: { status: 400, oci: 'UNSUPPORTED' },
+  ENTRY_DUPLICATE: { status: 400, oci: 'UNSUPPORTED' },
+  BODY_INVALID: { status: 400, oci: 'UNSUPPORTED' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, oci: 'UNSUPPORTED' },
+  UPLOAD_TOO_LARGE: { status: 413, oci: 'SIZE_INVALID' },
+  INSUFFICIENT_STORAGE: { status: 507, oci: 'UNSUPPORTED' },
+  CLIENT_ABORTED: { status: 499, oci: 'UNSUPPORTED' },
+  INTERRUPTED: { status: 500, oci: 'UNKNOWN' },
+  UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE' },
+  INTERNAL: { status: 500, oci: 'UNKNOWN' },
+} as const satisfies Record<string, ErrorDescriptor>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details: ErrorDetails;
+}
+
+/** Turns anything thrown into the `{ code, message, details }` that responses and reports carry. */
+export function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof BerthError) return { code: err.code, message: err.message, details: err.details };
+  return { code: 'INTERNAL', message: 'internal error', details: null };
+}
+
+export function isClientAbort(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}

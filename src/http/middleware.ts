@@ -1,0 +1,87 @@
+// Koa middleware shared by /api and /v2: request ids, access logs, error bodies, token auth.
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { BerthError, ERRORS, isClientAbort, toErrorBody } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface State {
+  requestId: string;
+}
+
+export function requestId() {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const incoming = ctx.get('X-Request-Id');
+    ctx.state.requestId = /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    ctx.set('X-Request-Id', ctx.state.requestId as string);
+    await next();
+  };
+}
+
+export function accessLog(log: Logger) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const start = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      log.info(
+        { request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round(ms * 10) / 10 },
+        'request',
+      );
+    }
+  };
+}
+
+/**
+ * Turns thrown errors into `{ error: { code, message, details } }` (or a body the handler attached,
+ * such as a failed import's report). Unknown errors become INTERNAL, logged once with the stack.
+ */
+export function apiErrors(log: Logger) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new BerthError('NOT_FOUND', 'no such endpoint', { method: ctx.method, path: ctx.path });
+      }
+    } catch (err) {
+      const body = toErrorBody(err);
+      if (isClientAbort(err)) {
+        log.info({ request_id: ctx.state.requestId }, 'client went away');
+        ctx.status = ERRORS.CLIENT_ABORTED.status;
+        return;
+      }
+      if (body.code === 'INTERNAL') log.error({ request_id: ctx.state.requestId, err }, 'internal error');
+      ctx.status = ERRORS[body.code].status;
+      const attached = err instanceof ResponseBodyError ? err.body : undefined;
+      ctx.body = attached ?? { error: body };
+      if (body.code === 'UNAUTHORIZED') ctx.set('WWW-Authenticate', 'Bearer realm="berth"');
+    }
+  };
+}
+
+/** An error whose response body is given (a failed import answers with its report). */
+export class ResponseBodyError extends BerthError {
+  constructor(cause: BerthError, readonly body: unknown) {
+    super(cause.code, cause.message, cause.details);
+  }
+}
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Compares a presented token with the admin token in constant time. */
+export function tokenMatches(presented: string, adminToken: string): boolean {
+  return timingSafeEqual(sha256(presented), sha256(adminToken));
+}
+
+/** Every /api call needs `Authorization: Bearer <admin token>`. Scoped tokens come later. */
+export function requireAdmin(adminToken: string) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const header = ctx.get('Authorization');
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new BerthError('UNAUTHORIZED', 'authentication required: Authorization: Bearer <token>', null);
+    if (!tokenMatches(match[1]!, adminToken)) throw new BerthError('UNAUTHORIZED', 'invalid token', null);
+    await next();
+  };
+}

@@ -1,0 +1,294 @@
+// The import use case: stream an archive into staging, read it with the matching format reader,
+// check ownership of everything it omits, and commit manifests, blobs, tags and the report as one
+// new repository version in one transaction.
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { StagingArea } from '../blobs/store.js';
+import { type Digest } from '../core/digest.js';
+import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
+import { parseTag, type Tag } from '../core/names.js';
+import { pickReader } from '../archive/formats/index.js';
+import type { ImportPlan, ReaderContext } from '../archive/plan.js';
+import { type ArchiveListing, readArchive } from '../archive/read-archive.js';
+import * as q from '../db/queries.js';
+import type { ImportRow } from '../db/rows.js';
+import { BerthError, type ErrorBody, isClientAbort, toErrorBody } from '../errors.js';
+import type { Services } from './deps.js';
+import { getRepositoryRow } from './repositories.js';
+
+/** The persisted import report, as DESIGN.md fixes it (plus `new_version`). */
+export interface ImportReport {
+  id: string;
+  repository: string;
+  status: 'running' | 'completed' | 'failed';
+  format: string | null;
+  tag: string | null;
+  version: number | null;
+  /** false when the import changed nothing, so no version was made; null until finished */
+  new_version: boolean | null;
+  manifests: Array<{ digest: string; media_type: string; source: 'upload' | 'repository' }>;
+  blobs: Array<{ digest: string; size: number; source: 'upload' | 'repository' }>;
+  bytes_received: number;
+  created_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  error: ErrorBody | null;
+}
+
+export function reportFromRow(row: ImportRow): ImportReport {
+  return {
+    id: row.id,
+    repository: row.repository,
+    status: row.status,
+    format: row.format,
+    tag: row.tag,
+    version: row.version,
+    new_version: row.new_version === null ? null : Boolean(row.new_version),
+    manifests: JSON.parse(row.manifests) as ImportReport['manifests'],
+    blobs: JSON.parse(row.blobs) as ImportReport['blobs'],
+    bytes_received: Number(row.bytes_received),
+    created_at: row.created_at,
+    finished_at: row.finished_at,
+    duration_ms: row.duration_ms,
+    error: row.error === null ? null : (JSON.parse(row.error) as ErrorBody),
+  };
+}
+
+export async function getImport(s: Services, id: string): Promise<ImportReport> {
+  const row = /^[0-9a-f-]{36}$/.test(id) ? await q.findImport(s.db, id) : undefined;
+  if (!row) throw new BerthError('IMPORT_UNKNOWN', 'no import with this id', { id: id.slice(0, 100) });
+  return reportFromRow(row);
+}
+
+export async function listImports(
+  s: Services,
+  opts: { repository?: string; status?: string; limit: number; before?: string },
+): Promise<ImportReport[]> {
+  if (opts.status !== undefined && !['running', 'completed', 'failed'].includes(opts.status)) {
+    throw new BerthError('BODY_INVALID', 'status must be running, completed or failed', { status: opts.status.slice(0, 50) });
+  }
+  return (await q.listImports(s.db, opts)).map(reportFromRow);
+}
+
+function missingError(missing: string[]): BerthError {
+  return new BerthError('BLOB_UNKNOWN', 'the archive omits blobs that the repository does not hold', { missing });
+}
+
+/** Everything a plan references but does not carry: the destination repository must own these. */
+function omitted(plan: ImportPlan): Digest[] {
+  return [...plan.blobs.filter((b) => !b.blob).map((b) => b.digest), ...plan.ownedManifests.map((m) => m.digest)];
+}
+
+/**
+ * One upload in progress. The HTTP layer feeds it the archive stream and the form fields in the
+ * order they arrive, then calls complete() or fail(); either one ends the session.
+ */
+export class ImportSession {
+  private listing: ArchiveListing | undefined;
+  private tagField: Tag | undefined;
+  private bytesReceived = 0;
+  private format: string | null = null;
+  private readonly started = Date.now();
+  private ended = false;
+
+  private constructor(
+    private readonly s: Services,
+    readonly id: string,
+    private readonly repository: { id: number; name: string },
+    private readonly staging: StagingArea,
+    private readonly createdAt: string,
+  ) {}
+
+  static async begin(s: Services, rawName: string): Promise<ImportSession> {
+    const repo = await getRepositoryRow(s, rawName);
+    const id = randomUUID();
+    const createdAt = q.now();
+    await q.insertImport(s.db, {
+      id,
+      repository: repo.name,
+      status: 'running',
+      format: null,
+      tag: null,
+      version: null,
+      new_version: null,
+      manifests: '[]',
+      blobs: '[]',
+      bytes_received: 0,
+      created_at: createdAt,
+      finished_at: null,
+      duration_ms: null,
+      error: null,
+      instance_id: s.instanceId,
+    });
+    let staging: StagingArea;
+    try {
+      staging = await s.blobs.createStagingArea(id);
+    } catch (err) {
+      await q.updateImport(s.db, id, { status: 'failed', error: JSON.stringify(toErrorBody(err)), finished_at: q.now() });
+      throw err;
+    }
+    s.log.info({ import_id: id, repository: repo.name }, 'import started');
+    return new ImportSession(s, id, { id: repo.id, name: repo.name }, staging, createdAt);
+  }
+
+  setTag(value: string): void {
+    if (this.tagField !== undefined) throw new BerthError('TAG_INVALID', 'only one tag may be given', { tag: value.slice(0, 200) });
+    this.tagField = parseTag(value);
+  }
+
+  /** Streams one archive into staging. An upload carries exactly one archive. */
+  async receiveArchive(source: Readable): Promise<void> {
+    if (this.listing !== undefined) {
+      source.resume();
+      throw new BerthError('BODY_INVALID', 'an import takes exactly one archive', null);
+    }
+    this.listing = await readArchive(source, this.staging, {
+      maxBytes: this.s.config.maxUploadBytes,
+      onBytes: (n) => {
+        this.bytesReceived += n;
+      },
+    });
+  }
+
+  private readerContext(): ReaderContext {
+    return {
+      readSmall: (blob, where) =>
+        this.s.blobs.readSmall(blob.file, MAX_MANIFEST_BYTES).then((buf) => {
+          if (buf.length > MAX_MANIFEST_BYTES) {
+            throw new BerthError('MANIFEST_INVALID', 'manifest is larger than 4 MiB', { entry: where, limit: MAX_MANIFEST_BYTES });
+          }
+          return buf;
+        }),
+      stageBytes: (bytes) => this.staging.stage(Readable.from([bytes])),
+    };
+  }
+
+  /** Reads, checks and commits. Returns the completed report; throws after recording a failure. */
+  async complete(): Promise<ImportReport> {
+    try {
+      if (!this.listing) throw new BerthError('BODY_INVALID', 'the upload carries no archive file', null);
+      const reader = pickReader(this.listing);
+      this.format = reader.format;
+      const plan = await reader.plan(this.listing, this.readerContext());
+      const report = await this.commit(plan);
+      this.s.log.info(
+        { import_id: this.id, repository: this.repository.name, version: report.version, new_version: report.new_version, bytes: this.bytesReceived, duration_ms: report.duration_ms },
+        'import completed',
+      );
+      return report;
+    } catch (err) {
+      await this.fail(err);
+      throw err;
+    } finally {
+      await this.staging.abort();
+    }
+  }
+
+  private async commit(plan: ImportPlan): Promise<ImportReport> {
+    // Fail early, before anything moves into the store; the transaction checks again authoritatively.
+    const needed = omitted(plan);
+    const repoNow = await getRepositoryRow(this.s, this.repository.name);
+    const ownedNow = await q.contentIn(this.s.db, this.repository.id, repoNow.latest_version, needed);
+    const missingNow = needed.filter((d) => !ownedNow.has(d));
+    if (missingNow.length > 0) throw missingError(missingNow);
+
+    const carried = [...plan.manifests.map((m) => m.blob), ...plan.blobs.flatMap((b) => (b.blob ? [b.blob] : []))];
+    for (const blob of carried) await this.staging.commit(blob);
+
+    const tags: Array<{ tag: Tag; digest: Digest }> =
+      this.tagField !== undefined ? plan.roots.map((digest) => ({ tag: this.tagField!, digest })) : plan.archiveTags;
+
+    return this.s.db.transaction(async (tx) => {
+      const repo = await q.lockRepository(tx, this.repository.id);
+      if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository was deleted during the import', { name: this.repository.name });
+      const latest = repo.latest_version;
+      const owned = await q.contentIn(tx, repo.id, latest, needed);
+      const missing = needed.filter((d) => !owned.has(d));
+      if (missing.length > 0) throw missingError(missing);
+
+      await q.insertBlobs(tx, carried.map((b) => ({ digest: b.digest, size: b.size })));
+      const wanted = [
+        ...plan.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, media_type: m.mediaType })),
+        ...plan.blobs.map((b) => ({ digest: b.digest, kind: 'blob' as const, media_type: b.mediaType })),
+      ];
+      const present = await q.contentIn(tx, repo.id, latest, wanted.map((w) => w.digest));
+      const toAdd = wanted.filter((w) => !present.has(w.digest));
+      const tagChanges: typeof tags = [];
+      for (const t of tags) {
+        const current = await q.findTag(tx, repo.id, latest, t.tag);
+        if (current?.digest !== t.digest) tagChanges.push(t);
+      }
+
+      let version = latest;
+      const newVersion = toAdd.length > 0 || tagChanges.length > 0;
+      if (newVersion) {
+        version = await q.insertVersion(tx, repo, 'import', this.id);
+        await q.insertContent(tx, repo.id, version, toAdd);
+        for (const t of tagChanges) await q.setTag(tx, repo.id, version, t.tag, t.digest);
+      }
+      const finishedAt = q.now();
+      const report: ImportReport = {
+        id: this.id,
+        repository: repo.name,
+        status: 'completed',
+        format: plan.format,
+        tag: tags.length > 0 ? tags.map((t) => t.tag).join(',') : null,
+        version,
+        new_version: newVersion,
+        manifests: [
+          ...plan.manifests.map((m) => ({ digest: m.digest, media_type: m.mediaType, source: 'upload' as const })),
+          ...plan.ownedManifests.map((m) => ({ digest: m.digest, media_type: m.mediaType, source: 'repository' as const })),
+        ],
+        blobs: plan.blobs.map((b) => ({ digest: b.digest, size: b.size, source: b.blob ? ('upload' as const) : ('repository' as const) })),
+        bytes_received: this.bytesReceived,
+        created_at: this.createdAt,
+        finished_at: finishedAt,
+        duration_ms: Date.now() - this.started,
+        error: null,
+      };
+      await q.updateImport(tx, this.id, {
+        status: 'completed',
+        format: report.format,
+        tag: report.tag,
+        version,
+        new_version: newVersion,
+        manifests: JSON.stringify(report.manifests),
+        blobs: JSON.stringify(report.blobs),
+        bytes_received: this.bytesReceived,
+        finished_at: finishedAt,
+        duration_ms: report.duration_ms,
+      });
+      this.ended = true;
+      return report;
+    });
+  }
+
+  /** Records the failure in the report and removes the staging folder. Safe to call twice. */
+  async fail(err: unknown, aborted = false): Promise<ImportReport> {
+    await this.staging.abort();
+    if (!this.ended) {
+      this.ended = true;
+      const body: ErrorBody =
+        aborted || isClientAbort(err)
+          ? { code: 'CLIENT_ABORTED', message: 'the client went away before the upload finished', details: null }
+          : toErrorBody(err);
+      const finishedAt = q.now();
+      try {
+        await q.updateImport(this.s.db, this.id, {
+          status: 'failed',
+          format: this.format,
+          tag: this.tagField ?? null,
+          bytes_received: this.bytesReceived,
+          finished_at: finishedAt,
+          duration_ms: Date.now() - this.started,
+          error: JSON.stringify(body),
+        });
+      } catch (dbErr) {
+        this.s.log.error({ import_id: this.id, err: dbErr }, 'import report update failed');
+      }
+      const level = body.code === 'INTERNAL' ? 'error' : 'warn';
+      this.s.log[level]({ import_id: this.id, repository: this.repository.name, code: body.code, ...(body.code === 'INTERNAL' ? { err } : {}) }, 'import failed');
+    }
+    return getImport(this.s, this.id);
+  }
+}

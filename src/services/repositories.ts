@@ -1,0 +1,161 @@
+// Repositories, their versions and their tags. Each change is one transaction and one new version.
+import { type Digest, parseDigest } from '../core/digest.js';
+import { parseRepositoryName, parseTag } from '../core/names.js';
+import * as q from '../db/queries.js';
+import type { RepositoryRow, TagRow } from '../db/rows.js';
+import { BerthError } from '../errors.js';
+import type { Services } from './deps.js';
+
+export interface RepositoryView {
+  name: string;
+  latest_version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export function repositoryView(row: RepositoryRow): RepositoryView {
+  return { name: row.name, latest_version: row.latest_version, created_at: row.created_at, updated_at: row.updated_at };
+}
+
+export async function getRepositoryRow(s: Pick<Services, 'db'>, rawName: string): Promise<RepositoryRow> {
+  const name = parseRepositoryName(rawName);
+  const row = await q.findRepository(s.db, name);
+  if (!row) throw new BerthError('NAME_UNKNOWN', 'repository not found', { name });
+  return row;
+}
+
+export async function createRepository(s: Services, rawName: unknown): Promise<RepositoryView> {
+  const name = parseRepositoryName(rawName);
+  return s.db.transaction(async (tx) => {
+    if (await q.findRepository(tx, name)) throw new BerthError('REPOSITORY_EXISTS', 'repository already exists', { name });
+    try {
+      return repositoryView(await q.insertRepository(tx, name));
+    } catch (err) {
+      // Another process created it between our check and insert.
+      if (/unique|duplicate/i.test(String((err as Error).message))) {
+        throw new BerthError('REPOSITORY_EXISTS', 'repository already exists', { name });
+      }
+      throw err;
+    }
+  });
+}
+
+export async function listRepositories(s: Services, opts: { limit: number; after?: string }): Promise<RepositoryView[]> {
+  return (await q.listRepositories(s.db, opts)).map(repositoryView);
+}
+
+export async function deleteRepository(s: Services, rawName: string): Promise<void> {
+  const row = await getRepositoryRow(s, rawName);
+  await s.db.transaction(async (tx) => {
+    await q.lockRepository(tx, row.id);
+    await q.deleteRepository(tx, row.id);
+  });
+}
+
+export interface VersionSummary {
+  number: number;
+  kind: string;
+  import_id: string | null;
+  created_at: string;
+}
+
+export async function listVersions(s: Services, rawName: string, opts: { limit: number; offset: number }): Promise<VersionSummary[]> {
+  const repo = await getRepositoryRow(s, rawName);
+  const rows = await q.listVersions(s.db, repo.id, opts);
+  return rows.map((r) => ({ number: r.number, kind: r.kind, import_id: r.import_id, created_at: r.created_at }));
+}
+
+interface ContentView {
+  digest: string;
+  media_type: string | null;
+  size: number;
+}
+
+export interface VersionView extends VersionSummary {
+  repository: string;
+  tags: Array<{ name: string; digest: string }>;
+  manifests: ContentView[];
+  blobs: ContentView[];
+  added: { tags: Array<{ name: string; digest: string }>; manifests: ContentView[]; blobs: ContentView[] };
+  removed: { tags: Array<{ name: string; digest: string }>; manifests: ContentView[]; blobs: ContentView[] };
+}
+
+const tagView = (t: TagRow) => ({ name: t.name, digest: t.digest });
+const contentView = (c: { digest: string; media_type: string | null; size: number }): ContentView => ({
+  digest: c.digest,
+  media_type: c.media_type,
+  size: c.size,
+});
+
+export async function getVersion(s: Services, rawName: string, number: number): Promise<VersionView> {
+  const repo = await getRepositoryRow(s, rawName);
+  const version = await q.findVersion(s.db, repo.id, number);
+  if (!version) throw new BerthError('VERSION_UNKNOWN', 'repository has no such version', { name: repo.name, version: number });
+  const [tags, content, contentDiff, tagDiff] = await Promise.all([
+    q.listTags(s.db, repo.id, number),
+    q.listContent(s.db, repo.id, number),
+    q.contentChanges(s.db, repo.id, number),
+    q.tagChanges(s.db, repo.id, number),
+  ]);
+  const split = (rows: typeof content) => ({
+    manifests: rows.filter((c) => c.kind === 'manifest').map(contentView),
+    blobs: rows.filter((c) => c.kind === 'blob').map(contentView),
+  });
+  return {
+    repository: repo.name,
+    number: version.number,
+    kind: version.kind,
+    import_id: version.import_id,
+    created_at: version.created_at,
+    tags: tags.map(tagView),
+    ...split(content),
+    added: { tags: tagDiff.added.map(tagView), ...split(contentDiff.added) },
+    removed: { tags: tagDiff.removed.map(tagView), ...split(contentDiff.removed) },
+  };
+}
+
+export async function listTags(s: Services, rawName: string): Promise<Array<{ name: string; digest: string }>> {
+  const repo = await getRepositoryRow(s, rawName);
+  return (await q.listTags(s.db, repo.id, repo.latest_version)).map(tagView);
+}
+
+export interface TagChange {
+  name: string;
+  digest: Digest | null;
+  version: number;
+  new_version: boolean;
+}
+
+/** Points `tag` at a manifest the repository's latest version holds; one new version unless nothing changes. */
+export async function putTag(s: Services, rawName: string, rawTag: string, rawDigest: unknown): Promise<TagChange> {
+  const tag = parseTag(rawTag);
+  const digest = parseDigest(rawDigest);
+  const { id } = await getRepositoryRow(s, rawName);
+  return s.db.transaction(async (tx) => {
+    const repo = await q.lockRepository(tx, id);
+    if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository not found', { name: rawName });
+    const content = await q.contentIn(tx, repo.id, repo.latest_version, [digest]);
+    if (content.get(digest)?.kind !== 'manifest') {
+      throw new BerthError('MANIFEST_UNKNOWN', 'the repository holds no manifest with this digest', { digest });
+    }
+    const current = await q.findTag(tx, repo.id, repo.latest_version, tag);
+    if (current?.digest === digest) return { name: tag, digest, version: repo.latest_version, new_version: false };
+    const version = await q.insertVersion(tx, repo, 'tag', null);
+    await q.setTag(tx, repo.id, version, tag, digest);
+    return { name: tag, digest, version, new_version: true };
+  });
+}
+
+export async function deleteTag(s: Services, rawName: string, rawTag: string): Promise<TagChange> {
+  const tag = parseTag(rawTag);
+  const { id } = await getRepositoryRow(s, rawName);
+  return s.db.transaction(async (tx) => {
+    const repo = await q.lockRepository(tx, id);
+    if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository not found', { name: rawName });
+    const current = await q.findTag(tx, repo.id, repo.latest_version, tag);
+    if (!current) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { tag });
+    const version = await q.insertVersion(tx, repo, 'untag', null);
+    await q.setTag(tx, repo.id, version, tag, null);
+    return { name: tag, digest: null, version, new_version: true };
+  });
+}
