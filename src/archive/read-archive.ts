@@ -124,6 +124,7 @@ function isGzipError(err: unknown): boolean {
 export async function readArchive(source: Readable, staging: StagingArea, options: ReadArchiveOptions): Promise<ArchiveListing> {
   const listing: ArchiveListing = { files: new Map(), links: new Map(), dirs: new Set(), order: [], gzip: false };
   const { head, body } = await sniff(source, 2, options.onBytes);
+  if (head.length === 0) throw new BerthError('ARCHIVE_INVALID', 'the archive is empty', null);
   listing.gzip = head[0] === 0x1f && head[1] === 0x8b;
   const limiter = new SizeLimit(options.maxBytes);
   const extract = tar.extract();

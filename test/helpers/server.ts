@@ -1,0 +1,130 @@
+// Starts a real Berth per test file (or per test): temporary data folder, a real SQLite file (or a
+// fresh PostgreSQL database when BERTH_TEST_DATABASE_URL is set), 127.0.0.1 on an ephemeral port.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import knexFactory from 'knex';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  server: RunningServer;
+  databaseUrl: string | undefined;
+  /** JSON API call with the admin token */
+  api(method: string, pathname: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** multipart import: the file part and the tag field, in the order given */
+  importMultipart(repo: string, archive: Buffer, opts?: { tag?: string; tagFirst?: boolean; filename?: string }): Promise<{ status: number; body: any }>;
+  importRaw(repo: string, archive: Buffer, opts?: { tag?: string; contentType?: string }): Promise<{ status: number; body: any }>;
+  stagingEntries(): Promise<string[]>;
+  blobExists(digest: string): Promise<boolean>;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A fresh PostgreSQL database for one server, when the suite runs on PostgreSQL. */
+async function freshPostgres(base: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `berth_test_${randomBytes(6).toString('hex')}`;
+  const admin = knexFactory({ client: 'pg', connection: base, pool: { min: 0, max: 1 } });
+  await admin.raw(`CREATE DATABASE ${name}`);
+  await admin.destroy();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const again = knexFactory({ client: 'pg', connection: base, pool: { min: 0, max: 1 } });
+      await again.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.destroy();
+    },
+  };
+}
+
+export async function startBerth(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-test-'));
+  const pgBase = process.env.BERTH_TEST_DATABASE_URL;
+  const pg = pgBase ? await freshPostgres(pgBase) : undefined;
+  const config = loadConfig({
+    BERTH_DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    BERTH_ADMIN_TOKEN: ADMIN_TOKEN,
+    BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent',
+    BERTH_SHUTDOWN_GRACE_SECONDS: '2',
+    ...(pg ? { DATABASE_URL: pg.url } : {}),
+    ...env,
+  });
+  const log = createLogger(config.logLevel);
+  let server = await startServer(config, log);
+
+  const t: TestServer = {
+    get url() {
+      return server.url;
+    },
+    dataDir,
+    get server() {
+      return server;
+    },
+    databaseUrl: pg?.url,
+    async api(method, pathname, body, headers = {}) {
+      const res = await fetch(`${server.url}${pathname}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${ADMIN_TOKEN}`,
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+          ...headers,
+        },
+        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+    },
+    async importMultipart(repo, archive, opts = {}) {
+      const form = new FormData();
+      const file = new Blob([new Uint8Array(archive)], { type: 'application/x-tar' });
+      if (opts.tag !== undefined && opts.tagFirst) form.append('tag', opts.tag);
+      form.append('file', file, opts.filename ?? 'image.tar');
+      if (opts.tag !== undefined && !opts.tagFirst) form.append('tag', opts.tag);
+      const res = await fetch(`${server.url}/api/v1/repositories/${repo}/imports`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: form,
+      });
+      return { status: res.status, body: await res.json() };
+    },
+    async importRaw(repo, archive, opts = {}) {
+      const query = opts.tag !== undefined ? `?tag=${encodeURIComponent(opts.tag)}` : '';
+      const res = await fetch(`${server.url}/api/v1/repositories/${repo}/imports${query}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': opts.contentType ?? 'application/x-tar' },
+        body: new Uint8Array(archive),
+      });
+      return { status: res.status, body: await res.json() };
+    },
+    async stagingEntries() {
+      return fs.readdir(path.join(dataDir, 'staging'));
+    },
+    async blobExists(digest) {
+      const hex = digest.replace(/^sha256:/, '');
+      return fs.stat(path.join(dataDir, 'blobs', 'sha256', hex.slice(0, 2), hex)).then(
+        () => true,
+        () => false,
+      );
+    },
+    async restart() {
+      await server.close();
+      server = await startServer(config, log);
+    },
+    async close() {
+      await server.close();
+      await pg?.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}

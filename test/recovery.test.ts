@@ -1,0 +1,37 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import test from 'ava';
+import { dirEntries, makeImage, tarOf } from './helpers/archives.js';
+import { startBerth } from './helpers/server.js';
+
+test('on restart, staging leftovers are removed and running imports are marked failed', async (t) => {
+  const berth = await startBerth();
+  t.teardown(() => berth.close());
+  await berth.api('POST', '/api/v1/repositories', { name: 'crash/app' });
+  t.is((await berth.importRaw('crash/app', await tarOf(dirEntries(makeImage())), { tag: 'v1' })).status, 201);
+  const db = berth.server.services.db;
+  // What a process killed mid-upload leaves: a running report and a half-written staging folder.
+  await db('imports').insert({
+    id: '11111111-1111-4111-8111-111111111111',
+    repository: 'crash/app',
+    status: 'running',
+    manifests: '[]',
+    blobs: '[]',
+    bytes_received: 123,
+    created_at: new Date().toISOString(),
+  });
+  await fs.mkdir(path.join(berth.dataDir, 'staging', '11111111-1111-4111-8111-111111111111'));
+  await fs.writeFile(path.join(berth.dataDir, 'staging', '11111111-1111-4111-8111-111111111111', '0'), 'partial');
+  if (berth.databaseUrl) {
+    t.log('PostgreSQL: a restart does not sweep other processes\' imports; see README');
+    t.pass();
+    return;
+  }
+  await berth.restart();
+  t.deepEqual(await berth.stagingEntries(), []);
+  const report = await berth.api('GET', '/api/v1/imports/11111111-1111-4111-8111-111111111111');
+  t.is(report.body.status, 'failed');
+  t.is(report.body.error.code, 'INTERRUPTED');
+  const repo = await berth.api('GET', '/api/v1/repositories/crash/app');
+  t.is(repo.body.latest_version, 1);
+});
