@@ -14,10 +14,14 @@ import { BerthError } from '../errors.js';
 export interface StagedBlob {
   digest: Digest;
   size: number;
-  /** where the bytes are now: a staging file, or the store itself when the blob was already stored */
+  /** where the bytes are now: a staging file, or the store itself once committed */
   file: string;
-  /** true when the bytes were only hashed because the store already holds this digest */
+  /**
+   * true when the bytes were only hashed because the store already held this digest; `file` is then
+   * a hard link to the stored blob, which pins it against orphan cleanup until the import ends
+   */
   alreadyStored: boolean;
+  committed: boolean;
 }
 
 function storageError(err: unknown): unknown {
@@ -108,6 +112,30 @@ export class BlobStore {
     return createReadStream(this.blobPath(digest), range ? { start: range.start, end: range.end } : {});
   }
 
+  /** Removes a stored blob; a blob already gone is fine. Returns the bytes freed. */
+  async remove(digest: Digest): Promise<number> {
+    const file = this.blobPath(digest);
+    try {
+      const { size } = await fs.stat(file);
+      await fs.rm(file, { force: true });
+      return size;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return 0;
+      throw err;
+    }
+  }
+
+  /** The digests stored under one two-hex prefix folder (for a walk of the whole store). */
+  async listPrefix(prefix: string): Promise<Digest[]> {
+    try {
+      const names = await fs.readdir(path.join(this.blobsDir, prefix));
+      return names.filter((n) => n.length === 64 && n.startsWith(prefix) && /^[a-f0-9]{64}$/.test(n)).map(digestFromHex);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
   /** Removes everything under staging/: only called when no upload can be in flight. */
   async clearStaging(): Promise<number> {
     const names = await fs.readdir(this.stagingDir);
@@ -139,33 +167,56 @@ export class StagingArea {
    */
   async stage(source: Readable, claimed?: Digest): Promise<StagedBlob> {
     if (this.aborted) throw new Error('staging area was aborted');
-    if (claimed && (await this.store.stat(claimed)) !== undefined) {
+    const file = path.join(this.dir, String(this.counter++));
+    if (claimed && (await this.pin(claimed, file))) {
       const sink = new HashingFileSink(null);
       await pipeline(source, sink);
       const digest = digestFromHex(sink.hash.digest('hex'));
       if (digest !== claimed) {
         throw new BerthError('DIGEST_INVALID', 'blob bytes do not hash to the digest in its name', { expected: claimed, actual: digest });
       }
-      return { digest, size: sink.size, file: this.store.blobPath(digest), alreadyStored: true };
+      return { digest, size: sink.size, file, alreadyStored: true, committed: false };
     }
-    const file = path.join(this.dir, String(this.counter++));
     const handle = await fs.open(file, 'wx', 0o644).catch((err: unknown) => {
       throw storageError(err);
     });
     try {
       const sink = new HashingFileSink(handle);
       await pipeline(source, sink);
-      return { digest: digestFromHex(sink.hash.digest('hex')), size: sink.size, file, alreadyStored: false };
+      return { digest: digestFromHex(sink.hash.digest('hex')), size: sink.size, file, alreadyStored: false, committed: false };
     } finally {
       await handle.close();
     }
   }
 
-  /** Moves a staged blob into the store (atomic rename, then fsync of the folder). Idempotent. */
+  /**
+   * Hard-links the stored blob `digest` into staging, so that orphan cleanup cannot take it from
+   * under this upload. False when the store does not hold it.
+   */
+  private async pin(digest: Digest, file: string): Promise<boolean> {
+    try {
+      await fs.link(this.store.blobPath(digest), file);
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return false;
+      throw storageError(err);
+    }
+  }
+
+  /**
+   * Moves a staged blob into the store (atomic rename, then fsync of the folder). A pinned blob that
+   * is still stored only drops its pin. Callers hold the blob-store lock (see services/gc-lock.ts).
+   */
   async commit(blob: StagedBlob): Promise<void> {
-    if (blob.alreadyStored) return;
+    if (blob.committed) return;
     const target = this.store.blobPath(blob.digest);
     const parent = path.dirname(target);
+    if (blob.alreadyStored && (await this.store.stat(blob.digest)) !== undefined) {
+      await fs.rm(blob.file, { force: true });
+      blob.file = target;
+      blob.committed = true;
+      return;
+    }
     try {
       await fs.mkdir(parent, { recursive: true });
       await fs.rename(blob.file, target);
@@ -173,7 +224,7 @@ export class StagingArea {
       throw storageError(err);
     }
     blob.file = target;
-    blob.alreadyStored = true;
+    blob.committed = true;
     const dirHandle = await fs.open(parent, 'r');
     try {
       await dirHandle.sync();

@@ -192,3 +192,40 @@ export async function failRunningImports(q: Q, error: string, instanceId?: strin
   if (instanceId !== undefined) query.where({ instance_id: instanceId });
   return query.update({ status: 'failed', error, finished_at: now() } as never) as unknown as Promise<number>;
 }
+
+// blob-store lock: import commits hold it shared, orphan cleanup exclusive (PostgreSQL advisory
+// locks, released with the transaction). SQLite's single connection already runs one transaction at
+// a time, so there is nothing to take there.
+
+const BLOB_STORE_LOCK = 0x62657274; // 'bert'
+
+export async function lockBlobStoreShared(tx: Knex.Transaction): Promise<void> {
+  if (tx.client.config.client === 'pg') await tx.raw('SELECT pg_advisory_xact_lock_shared(?)', [BLOB_STORE_LOCK]);
+}
+
+export async function lockBlobStoreExclusive(tx: Knex.Transaction): Promise<void> {
+  if (tx.client.config.client === 'pg') await tx.raw('SELECT pg_advisory_xact_lock(?)', [BLOB_STORE_LOCK]);
+}
+
+/** Blobs that no version of any repository references. */
+export async function findOrphanBlobs(q: Q, limit: number): Promise<Array<{ digest: string; size: number }>> {
+  const rows: Array<{ digest: string; size: number | string }> = await q('blobs as b')
+    .whereNotExists((w) => w.select(q.raw('1')).from('repository_content as c').whereRaw('c.digest = b.digest'))
+    .select('b.digest', 'b.size')
+    .limit(limit);
+  return rows.map((r) => ({ digest: r.digest, size: Number(r.size) }));
+}
+
+export async function deleteBlobs(q: Q, digests: string[]): Promise<void> {
+  for (let i = 0; i < digests.length; i += 500) await q('blobs').whereIn('digest', digests.slice(i, i + 500)).delete();
+}
+
+/** Which of `digests` have a blob row. */
+export async function knownBlobs(q: Q, digests: string[]): Promise<Set<string>> {
+  const known = new Set<string>();
+  for (let i = 0; i < digests.length; i += 500) {
+    const rows: Array<{ digest: string }> = await q('blobs').whereIn('digest', digests.slice(i, i + 500)).select('digest');
+    for (const r of rows) known.add(r.digest);
+  }
+  return known;
+}

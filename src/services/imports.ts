@@ -193,7 +193,6 @@ export class ImportSession {
     if (missingNow.length > 0) throw missingError(missingNow);
 
     const carried = [...plan.manifests.map((m) => m.blob), ...plan.blobs.flatMap((b) => (b.blob ? [b.blob] : []))];
-    for (const blob of carried) await this.staging.commit(blob);
 
     const tags: Array<{ tag: Tag; digest: Digest }> =
       this.tagField !== undefined ? plan.roots.map((digest) => ({ tag: this.tagField!, digest })) : plan.archiveTags;
@@ -206,6 +205,10 @@ export class ImportSession {
       const missing = needed.filter((d) => !owned.has(d));
       if (missing.length > 0) throw missingError(missing);
 
+      // Blobs move into the store under the blob-store lock, so orphan cleanup never sees a stored
+      // blob whose rows are not yet written.
+      await q.lockBlobStoreShared(tx);
+      for (const blob of carried) await this.staging.commit(blob);
       await q.insertBlobs(tx, carried.map((b) => ({ digest: b.digest, size: b.size })));
       const wanted = [
         ...plan.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, media_type: m.mediaType })),

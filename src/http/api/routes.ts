@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../../services/deps.js';
 import { getImport, listImports } from '../../services/imports.js';
+import { cleanupOrphans } from '../../services/orphans.js';
 import * as repos from '../../services/repositories.js';
 import { BerthError } from '../../errors.js';
 import { queryInt, queryString, readJson } from './body.js';
@@ -87,6 +88,10 @@ export function apiRouter(s: Services): Router {
 
   router.get('/api/v1/imports/:id', async (ctx) => {
     ctx.body = await getImport(s, ctx.params.id!);
+  });
+
+  router.post('/api/v1/orphans/cleanup', async (ctx) => {
+    ctx.body = await cleanupOrphans(s);
   });
 
   return router;
