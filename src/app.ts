@@ -16,6 +16,21 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true;
   app.use(requestId());
   app.use(accessLog(deps.log));
+  app.use(async (ctx, next) => {
+    const end = deps.metrics.httpDuration.startTimer({ method: ctx.method });
+    try {
+      await next();
+    } finally {
+      end();
+      deps.metrics.httpRequests.inc({ method: ctx.method, status: String(ctx.status) });
+    }
+  });
+
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/metrics') return next();
+    ctx.set('Content-Type', deps.metrics.registry.contentType);
+    ctx.body = await deps.metrics.registry.metrics();
+  });
 
   app.use(async (ctx, next) => {
     if (ctx.path !== '/healthz') return next();

@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import { connect, type Db, isPostgres, migrateLatest } from './db/connect.js';
 import { failRunningImports } from './db/queries.js';
 import type { Logger } from './log.js';
+import { createMetrics } from './metrics.js';
 import type { Services } from './services/deps.js';
 
 export interface RunningServer {
@@ -53,7 +54,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   try {
     await migrateLatest(db);
     await recover(db, blobs, log);
-    const services: Services = { config, db, blobs, log, instanceId: randomUUID() };
+    const services: Services = { config, db, blobs, log, metrics: createMetrics(), instanceId: randomUUID() };
     const token = await adminToken(config, log);
     const app = createApp({ ...services, adminToken: token });
     const server: Server = app.listen(config.port, config.host);

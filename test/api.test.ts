@@ -118,3 +118,18 @@ test('tags are put and deleted, each change a new version', async (t) => {
   ]);
   t.is((await berth.api('GET', '/api/v1/repositories/tags/app/versions/9')).body.error.code, 'VERSION_UNKNOWN');
 });
+
+test('metrics count requests and imports in Prometheus format', async (t) => {
+  const { berth } = t.context;
+  await berth.api('POST', '/api/v1/repositories', { name: 'metrics/app' });
+  await berth.importRaw('metrics/app', await tarOf(dirEntries(makeImage())));
+  await berth.importRaw('metrics/app', Buffer.from('not a tar at all'));
+  const res = await fetch(`${berth.url}/metrics`);
+  t.is(res.status, 200);
+  t.regex(res.headers.get('content-type') ?? '', /text\/plain/);
+  const text = await res.text();
+  t.regex(text, /berth_imports_total\{status="completed",format="skopeo-dir",code=""\} [1-9]/);
+  t.regex(text, /berth_imports_total\{status="failed",format="unknown",code="ARCHIVE_INVALID"\} 1/);
+  t.regex(text, /berth_http_requests_total\{method="POST",status="201"\} [1-9]/);
+  t.regex(text, /berth_process_resident_memory_bytes \d+/);
+});

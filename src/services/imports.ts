@@ -175,6 +175,7 @@ export class ImportSession {
         { import_id: this.id, repository: this.repository.name, version: report.version, new_version: report.new_version, bytes: this.bytesReceived, duration_ms: report.duration_ms },
         'import completed',
       );
+      this.record('completed', null);
       return report;
     } catch (err) {
       await this.fail(err);
@@ -266,6 +267,13 @@ export class ImportSession {
     });
   }
 
+  private record(status: 'completed' | 'failed', code: string | null): void {
+    const { metrics } = this.s;
+    metrics.imports.inc({ status, format: this.format ?? 'unknown', code: code ?? '' });
+    metrics.importBytes.inc(this.bytesReceived);
+    metrics.importDuration.observe({ status }, (Date.now() - this.started) / 1000);
+  }
+
   /** Records the failure in the report and removes the staging folder. Safe to call twice. */
   async fail(err: unknown, aborted = false): Promise<ImportReport> {
     await this.staging.abort();
@@ -289,6 +297,7 @@ export class ImportSession {
       } catch (dbErr) {
         this.s.log.error({ import_id: this.id, err: dbErr }, 'import report update failed');
       }
+      this.record('failed', body.code);
       const level = body.code === 'INTERNAL' ? 'error' : 'warn';
       this.s.log[level]({ import_id: this.id, repository: this.repository.name, code: body.code, ...(body.code === 'INTERNAL' ? { err } : {}) }, 'import failed');
     }
