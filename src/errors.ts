@@ -39,6 +39,10 @@ export const ERRORS = {
   DIGEST_INVALID: { status: 400, oci: 'DIGEST_INVALID' },
   SIZE_INVALID: { status: 400, oci: 'SIZE_INVALID' },
   RANGE_INVALID: { status: 416, oci: 'RANGE_INVALID' },
+  // /v2 reads: a digest the repository's latest version does not hold (BLOB_UNKNOWN is the import's 400)
+  BLOB_NOT_FOUND: { status: 404, oci: 'BLOB_UNKNOWN' },
+  PAGINATION_NUMBER_INVALID: { status: 400, oci: 'PAGINATION_NUMBER_INVALID' },
+  METHOD_NOT_ALLOWED: { status: 405, oci: 'UNSUPPORTED' },
   ARCHIVE_INVALID: { status: 400, oci: 'UNSUPPORTED' },
   UNSUPPORTED_ARCHIVE: { status: 400, oci: 'UNSUPPORTED' },
   ENTRY_UNSAFE: { status: 400, oci: 'UNSUPPORTED' },
