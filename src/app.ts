@@ -5,6 +5,7 @@ import compose from 'koa-compose';
 import type { Services } from './services/deps.js';
 import { apiRouter } from './http/api/routes.js';
 import { accessLog, apiErrors, requestId, requireAdmin } from './http/middleware.js';
+import { registryStack } from './http/registry/routes.js';
 
 export interface AppDeps extends Services {
   adminToken: string;
@@ -46,6 +47,9 @@ export function createApp(deps: AppDeps): Koa {
   const api = apiRouter(deps);
   const apiStack = compose([apiErrors(deps.log), requireAdmin(deps.adminToken), api.routes() as Koa.Middleware, api.allowedMethods() as Koa.Middleware]);
   app.use(async (ctx, next) => (ctx.path.startsWith('/api/') ? apiStack(ctx, async () => undefined) : next()));
+
+  const registry = registryStack(deps);
+  app.use(async (ctx, next) => (ctx.path === '/v2' || ctx.path.startsWith('/v2/') ? registry(ctx, async () => undefined) : next()));
 
   return app;
 }

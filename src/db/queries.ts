@@ -229,3 +229,29 @@ export async function knownBlobs(q: Q, digests: string[]): Promise<Set<string>> 
   }
   return known;
 }
+
+// registry listings (/v2 tags/list and _catalog): names in byte order on both dialects, so that
+// `last` pagination is the same everywhere (PostgreSQL would otherwise use the database's collation)
+
+function byteOrder(q: Q, column: string): Knex.Raw {
+  return q.client.config.client === 'pg' ? q.raw('?? COLLATE "C"', [column]) : q.raw('??', [column]);
+}
+
+/** Up to `limit` repository names after `after`, in byte order. */
+export async function listRepositoryNames(q: Q, opts: { limit: number; after?: string }): Promise<string[]> {
+  const query = q('repositories').select('name').orderByRaw(byteOrder(q, 'name')).limit(opts.limit);
+  if (opts.after !== undefined) query.where(byteOrder(q, 'name'), '>', opts.after);
+  const rows: Array<{ name: string }> = await query;
+  return rows.map((r) => r.name);
+}
+
+/** Up to `limit` tag names of version `n` after `after`, in byte order. */
+export async function listTagNames(q: Q, repositoryId: number, n: number, opts: { limit: number; after?: string }): Promise<string[]> {
+  const query = inVersion(q('repository_tags').where({ repository_id: repositoryId }), n)
+    .select('name')
+    .orderByRaw(byteOrder(q, 'name'))
+    .limit(opts.limit);
+  if (opts.after !== undefined) query.where(byteOrder(q, 'name'), '>', opts.after);
+  const rows: Array<{ name: string }> = await query;
+  return rows.map((r) => r.name);
+}

@@ -1,0 +1,34 @@
+// Parses a /v2 path. Repository names contain '/', so a path is read from the right: the suffix
+// (/manifests/<ref>, /blobs/<digest>, /blobs/uploads/…, /tags/list) decides the route, the rest is the name.
+
+export type RegistryRoute =
+  | { kind: 'base' }
+  | { kind: 'catalog' }
+  | { kind: 'manifest'; name: string; reference: string }
+  | { kind: 'blob'; name: string; digest: string }
+  | { kind: 'upload'; name: string }
+  | { kind: 'tags'; name: string };
+
+const ROUTES: Array<[RegExp, (m: string[]) => RegistryRoute]> = [
+  [/^\/v2\/?$/, () => ({ kind: 'base' })],
+  [/^\/v2\/_catalog$/, () => ({ kind: 'catalog' })],
+  [/^\/v2\/(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', name: m[0]!, reference: m[1]! })],
+  // before blobs/<digest>, so that the push endpoints are never read as a digest named "uploads"
+  [/^\/v2\/(.+)\/blobs\/uploads(?:\/[^/]*)?$/, (m) => ({ kind: 'upload', name: m[0]! })],
+  [/^\/v2\/(.+)\/blobs\/([^/]+)$/, (m) => ({ kind: 'blob', name: m[0]!, digest: m[1]! })],
+  [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[0]! })],
+];
+
+/** The route a /v2 path names, or undefined for no endpoint (or undecodable percent-escapes). */
+export function parseRegistryPath(path: string): RegistryRoute | undefined {
+  for (const [pattern, build] of ROUTES) {
+    const match = pattern.exec(path);
+    if (!match) continue;
+    try {
+      return build(match.slice(1).map((part) => decodeURIComponent(part)));
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
