@@ -1,0 +1,167 @@
+// Round trips with a real OCI client: import an image, pull it back with skopeo over 127.0.0.1 into a
+// `dir:` and compare every file skopeo writes with what was imported, byte for byte. Without skopeo
+// (Debian package "skopeo") these tests are skipped with a warning; .ci/run installs it and requires them.
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import tar from 'tar-stream';
+import { READERS } from '../src/archive/formats/index.js';
+import { type Entry, hex, makeImage, sha256, tarOf } from './helpers/archives.js';
+import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
+
+const test = anyTest as TestFn<{ berth: TestServer }>;
+const execFileP = promisify(execFile);
+
+const SAMPLES = path.resolve('samples');
+const haveSkopeo = spawnSync('skopeo', ['--version']).status === 0;
+const haveSamples = existsSync(path.join(SAMPLES, 'digests.json'));
+const hasReader = (format: string): boolean => READERS.some((r) => r.format === format);
+
+if (!haveSkopeo) {
+  const message = 'registry round trips need skopeo: install the Debian package "skopeo" (apt-get install skopeo)';
+  if (process.env.BERTH_TEST_REQUIRE_SKOPEO) test('skopeo is installed for the real-client round trips', (t) => t.fail(message));
+  else console.warn(`registry-roundtrip.test.ts: SKIPPED: ${message}`);
+}
+const roundTrip = haveSkopeo ? test : test.skip;
+
+/** The sample, when samples/ holds it and Berth reads its format; otherwise why its round trip is skipped. */
+function sample(file: string, format: string): { file: string } | { skip: string } {
+  if (!haveSamples) return { skip: 'samples/digests.json does not exist yet' };
+  if (!existsSync(path.join(SAMPLES, file))) return { skip: `samples/${file} does not exist` };
+  if (!hasReader(format)) return { skip: `no ${format} reader is registered in src/archive/formats/index.ts` };
+  return { file: path.join(SAMPLES, file) };
+}
+
+async function skopeo(args: string[]): Promise<Buffer> {
+  const { stdout } = await execFileP('skopeo', ['--insecure-policy', ...args], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
+  return stdout;
+}
+
+const creds = `pull:${ADMIN_TOKEN}`;
+const ref = (berth: TestServer, name: string): string => `docker://127.0.0.1:${berth.server.port}/${name}`;
+
+async function pullToDir(t: ExecutionContext, berth: TestServer, name: string, opts: { all?: boolean } = {}): Promise<string> {
+  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-pull-'));
+  t.teardown(() => fs.rm(out, { recursive: true, force: true }));
+  const dest = path.join(out, 'image');
+  await skopeo(['copy', ...(opts.all ? ['--all'] : []), '--src-tls-verify=false', '--src-creds', creds, ref(berth, name), `dir:${dest}`]);
+  return dest;
+}
+
+async function inspectRaw(berth: TestServer, name: string): Promise<Buffer> {
+  return skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds, ref(berth, name)]);
+}
+
+/** Every file in `dir` is one of `expected` with the same bytes, and every expected file is there. */
+async function assertDirHolds(t: ExecutionContext, dir: string, expected: Map<string, Buffer>): Promise<void> {
+  const names = (await fs.readdir(dir)).sort();
+  t.deepEqual(names, [...expected.keys()].sort());
+  for (const name of names) {
+    const bytes = await fs.readFile(path.join(dir, name));
+    t.true(bytes.equals(expected.get(name)!), `${name} differs from what was imported`);
+  }
+}
+
+const asFiles = (entries: Entry[]): Map<string, Buffer> => new Map(entries.map((e) => [e.name, Buffer.from(e.data ?? '')]));
+
+/** The regular files of a tar (optionally under ./ or one top folder), by name without that prefix. */
+async function tarFiles(file: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      if (header.type === 'file') files.set(header.name.replace(/^\.\//, ''), Buffer.concat(chunks));
+      next();
+    });
+  });
+  await pipeline(Readable.from([await fs.readFile(file)]), extract);
+  const prefixes = new Set([...files.keys()].map((n) => (n.includes('/') ? n.slice(0, n.indexOf('/') + 1) : '')));
+  const [prefix = ''] = prefixes.size === 1 ? prefixes : [''];
+  return new Map([...files].map(([n, b]) => [n.slice(prefix.length), b]));
+}
+
+async function importRaw(t: ExecutionContext, berth: TestServer, name: string, archive: Buffer, tag: string): Promise<{ manifests: Array<{ digest: string }> }> {
+  const created = await berth.api('POST', '/api/v1/repositories', { name });
+  t.true(created.status === 201 || created.status === 409);
+  const res = await berth.importRaw(name, archive, { tag });
+  t.is(res.status, 201, JSON.stringify(res.body.error));
+  return res.body;
+}
+
+test.before(async (t) => {
+  t.context.berth = await startBerth();
+});
+test.after.always(async (t) => {
+  await t.context.berth?.close();
+});
+
+for (const oci of [false, true]) {
+  const kind = oci ? 'an OCI' : 'a Docker schema 2';
+  roundTrip(`skopeo pulls ${kind} image back byte for byte, and inspect --raw is the imported manifest`, async (t) => {
+    const { berth } = t.context;
+    const image = makeImage({ oci, layerCount: 3 });
+    const name = oci ? 'team/app-oci' : 'team/app';
+    await importRaw(t, berth, name, await tarOf(image.entries), 'v1');
+    const dir = await pullToDir(t, berth, `${name}:v1`);
+    await assertDirHolds(t, dir, asFiles(image.entries));
+    t.true((await inspectRaw(berth, `${name}:v1`)).equals(image.manifest));
+    t.true((await inspectRaw(berth, `${name}@${image.manifestDigest}`)).equals(image.manifest));
+    const inspected = JSON.parse((await skopeo(['inspect', '--tls-verify=false', '--creds', creds, ref(berth, `${name}:v1`)])).toString('utf8'));
+    t.is(inspected.Digest, image.manifestDigest);
+    t.deepEqual(inspected.Layers, image.layerDigests);
+  });
+}
+
+roundTrip('skopeo copy --all pulls a multi-arch image back byte for byte: index, platform manifests and blobs', async (t) => {
+  const { berth } = t.context;
+  const platforms = [
+    { architecture: 'amd64', image: makeImage({ layerCount: 2 }) },
+    { architecture: 'arm64', image: makeImage({ layerCount: 1 }) },
+  ];
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+      manifests: platforms.map((p) => ({
+        mediaType: p.image.mediaType,
+        size: p.image.manifest.length,
+        digest: p.image.manifestDigest,
+        platform: { architecture: p.architecture, os: 'linux' },
+      })),
+    }),
+  );
+  // skopeo's dir: layout of a multi-arch copy: the index as manifest.json, each platform manifest as <hex>.manifest.json
+  const entries: Entry[] = [
+    { name: 'version', data: 'Directory Transport Version: 1.1\n' },
+    { name: 'manifest.json', data: index },
+    ...platforms.flatMap((p) => [
+      { name: `${hex(p.image.manifestDigest)}.manifest.json`, data: p.image.manifest },
+      ...p.image.entries.filter((e) => e.name !== 'version' && e.name !== 'manifest.json'),
+    ]),
+  ];
+  await importRaw(t, berth, 'team/multi', await tarOf(entries), 'v1');
+  const dir = await pullToDir(t, berth, 'team/multi:v1', { all: true });
+  await assertDirHolds(t, dir, asFiles(entries));
+  t.true((await inspectRaw(berth, 'team/multi:v1')).equals(index));
+  t.is(sha256(index), sha256(await fs.readFile(path.join(dir, 'manifest.json'))));
+});
+
+const dirSample = sample('skopeo-dir-v2s2.tar', 'skopeo-dir');
+(haveSkopeo && 'file' in dirSample ? test : test.skip)('skopeo pulls the real skopeo dir sample back byte for byte', async (t) => {
+  if (!('file' in dirSample)) return;
+  const { berth } = t.context;
+  const files = await tarFiles(dirSample.file);
+  await importRaw(t, berth, 'samples/dir', await fs.readFile(dirSample.file), 'v1');
+  const dir = await pullToDir(t, berth, 'samples/dir:v1');
+  await assertDirHolds(t, dir, files);
+  t.true((await inspectRaw(berth, 'samples/dir:v1')).equals(files.get('manifest.json')!));
+});
+if ('skip' in dirSample) console.warn(`registry-roundtrip.test.ts: real skopeo dir sample round trip SKIPPED: ${dirSample.skip}`);
