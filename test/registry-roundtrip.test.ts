@@ -76,7 +76,7 @@ async function tarFiles(file: string): Promise<Map<string, Buffer>> {
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('data', (c) => chunks.push(c as Buffer));
     stream.on('end', () => {
       if (header.type === 'file') files.set(header.name.replace(/^\.\//, ''), Buffer.concat(chunks));
       next();
