@@ -1,5 +1,8 @@
 // The /v2 read side through HTTP against a real server: auth, manifests and blobs byte for byte with
 // their headers, ranges, ownership on read, multi-segment names, pagination and OCI error bodies.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { dirEntries, type Image, makeImage, tarOf } from './helpers/archives.js';
 import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
@@ -389,4 +392,41 @@ test('push methods are 405 UNSUPPORTED until push lands', async (t) => {
   }
   // nothing changed
   t.true((await v2(berth, '/v2/push/app/manifests/v1')).bytes.equals(image.manifest));
+});
+
+/** This process's open file descriptors on `file` (the server runs in the test process). */
+async function openDescriptorsOf(file: string): Promise<string[]> {
+  const fds = await fs.readdir('/proc/self/fd');
+  const targets = await Promise.all(fds.map((fd) => fs.readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+  return targets.filter((p) => p === file);
+}
+
+test('a client that hangs up mid-download leaves no blob file open', async (t) => {
+  const { berth } = t.context;
+  const layer = randomBytes(16 * 1024 * 1024);
+  const image = makeImage({ layers: [layer] });
+  await importInto(berth, 'abort/app', image, 'v1');
+  const hexDigest = image.layerDigests[0]!.slice('sha256:'.length);
+  const blobFile = path.join(berth.dataDir, 'blobs', 'sha256', hexDigest.slice(0, 2), hexDigest);
+  const downloads = await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      const controller = new AbortController();
+      const res = await fetch(`${berth.url}/v2/abort/app/blobs/${image.layerDigests[0]}`, { headers: { Authorization: BASIC }, signal: controller.signal });
+      const reader = res.body!.getReader();
+      await reader.read();
+      return { controller, reader };
+    }),
+  );
+  // while the downloads hang open, the server holds the blob open: the check below can fail
+  t.true((await openDescriptorsOf(blobFile)).length > 0);
+  for (const d of downloads) d.controller.abort();
+  let open = await openDescriptorsOf(blobFile);
+  for (let i = 0; i < 50 && open.length > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    open = await openDescriptorsOf(blobFile);
+  }
+  t.deepEqual(open, []);
+  // and the server still serves the blob whole
+  const again = await v2(berth, `/v2/abort/app/blobs/${image.layerDigests[0]}`);
+  t.true(again.bytes.equals(layer));
 });
