@@ -18,7 +18,8 @@ import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
 const test = anyTest as TestFn<{ berth: TestServer }>;
 const execFileP = promisify(execFile);
 
-const SAMPLES = path.resolve('samples');
+// BERTH_TEST_SAMPLES_DIR points the sample round trips at another folder of samples (made the same way).
+const SAMPLES = path.resolve(process.env.BERTH_TEST_SAMPLES_DIR ?? 'samples');
 const haveSkopeo = spawnSync('skopeo', ['--version']).status === 0;
 const haveSamples = existsSync(path.join(SAMPLES, 'digests.json'));
 const hasReader = (format: string): boolean => READERS.some((r) => r.format === format);
@@ -32,8 +33,8 @@ const roundTrip = haveSkopeo ? test : test.skip;
 
 /** The sample, when samples/ holds it and Berth reads its format; otherwise why its round trip is skipped. */
 function sample(file: string, format: string): { file: string } | { skip: string } {
-  if (!haveSamples) return { skip: 'samples/digests.json does not exist yet' };
-  if (!existsSync(path.join(SAMPLES, file))) return { skip: `samples/${file} does not exist` };
+  if (!haveSamples) return { skip: `${path.join(SAMPLES, 'digests.json')} does not exist yet` };
+  if (!existsSync(path.join(SAMPLES, file))) return { skip: `${path.join(SAMPLES, file)} does not exist` };
   if (!hasReader(format)) return { skip: `no ${format} reader is registered in src/archive/formats/index.ts` };
   return { file: path.join(SAMPLES, file) };
 }
