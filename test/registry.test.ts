@@ -334,6 +334,7 @@ test('tags/list pages with n and last and a Link header while more remain', asyn
   const after = await v2(berth, '/v2/pages/app/tags/list?last=v1.0');
   t.deepEqual(after.json.tags, ['v1_0', 'z-9']);
   t.deepEqual((await v2(berth, '/v2/pages/app/tags/list?n=0')).json.tags, []);
+  t.is((await v2(berth, '/v2/pages/app/tags/list?n=99999999999999999999')).json.tags.length, 6, 'a huge n is capped, not refused');
   assertOciError(t, await v2(berth, '/v2/pages/app/tags/list?n=abc'), 400, 'PAGINATION_NUMBER_INVALID');
   assertOciError(t, await v2(berth, '/v2/pages/app/tags/list?n=-1'), 400, 'PAGINATION_NUMBER_INVALID');
   assertOciError(t, await v2(berth, '/v2/pages/none/tags/list'), 404, 'NAME_UNKNOWN');

@@ -66,7 +66,7 @@ export async function getBlob(s: Services, ctx: Context, name: string, digest: s
 
 function pageParams(ctx: Context): registry.Page {
   const { n, last } = ctx.query;
-  if (n !== undefined && (typeof n !== 'string' || !/^\d{1,9}$/.test(n))) {
+  if (n !== undefined && (typeof n !== 'string' || !/^\d+$/.test(n))) {
     throw new BerthError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { n: String(n).slice(0, 20) });
   }
   if (last !== undefined && typeof last !== 'string') throw new BerthError('PAGINATION_NUMBER_INVALID', 'last may be given once', null);
