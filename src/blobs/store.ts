@@ -205,7 +205,7 @@ export class StagingArea {
 
   /**
    * Moves a staged blob into the store (atomic rename, then fsync of the folder). A pinned blob that
-   * is still stored only drops its pin. Callers hold the blob-store lock (see services/gc-lock.ts).
+   * is still stored only drops its pin. Callers hold the blob-store lock (lockBlobStoreShared in db/queries.ts).
    */
   async commit(blob: StagedBlob): Promise<void> {
     if (blob.committed) return;
