@@ -7,6 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
+rm -f "$here"/*.tar
 
 # A two-layer image built from scratch with umoci (no network here to pull a base image).
 umoci init --layout L
@@ -36,29 +37,82 @@ printf 'Directory Transport Version: 1.0\n' > v10/version
 tar -C v10 -cf "$here/skopeo-dir-v1.0.tar" .
 # docker-archive and oci-archive of the same image
 skopeo copy oci:L:app docker-archive:"$here/docker-archive.tar":team/app:v1 >/dev/null
+skopeo inspect --raw docker-archive:"$here/docker-archive.tar" > docker-archive.manifest
 skopeo copy oci:L:app oci-archive:"$here/oci-archive.tar":v1 >/dev/null
 
-python3 - "$here" v2s2 ocidir <<'PY'
+# Multi-arch: an arm64 variant (same layers, its own config), a list made with buildah, copied
+# with skopeo copy --all into dir: (OCI index) and, converted, as a Docker manifest list.
+skopeo copy oci:L:app oci:L:app-arm64 >/dev/null
+umoci config --image L:app-arm64 --architecture arm64 --config.cmd /app/hello.txt >/dev/null
+buildah manifest rm berth-sample-list >/dev/null 2>&1 || true
+buildah manifest create berth-sample-list >/dev/null
+buildah manifest add berth-sample-list oci:"$work/L":app >/dev/null
+buildah manifest add berth-sample-list oci:"$work/L":app-arm64 >/dev/null
+buildah manifest push -q --all berth-sample-list dir:list >/dev/null
+buildah manifest rm berth-sample-list >/dev/null
+skopeo copy -q --all dir:list dir:multi-oci
+tar -C multi-oci -cf "$here/skopeo-dir-multiarch-oci.tar" .
+skopeo copy -q --all --format v2s2 dir:list dir:multi-docker
+tar -C multi-docker -cf "$here/skopeo-dir-multiarch-docker.tar" .
+# the OCI index in an oci-archive: index.json names the index, which names the two platforms
+skopeo copy -q --all dir:list oci-archive:"$here/oci-archive-multiarch.tar":v2
+
+# Two images in one docker-archive, with podman save -m (containers-storage as a go-between).
+skopeo copy -q oci:L:app containers-storage:localhost/team/app:v1
+skopeo copy -q oci:L:app-arm64 containers-storage:localhost/team/tool:v2
+podman save -q -m -o "$here/docker-archive-multi.tar" localhost/team/app:v1 localhost/team/tool:v2
+podman rmi -f localhost/team/app:v1 localhost/team/tool:v2 >/dev/null
+skopeo inspect --raw docker-archive:"$here/docker-archive-multi.tar":localhost/team/app:v1 > multi-app.manifest
+skopeo inspect --raw docker-archive:"$here/docker-archive-multi.tar":localhost/team/tool:v2 > multi-tool.manifest
+
+python3 - "$here" <<'PY'
 import hashlib, json, os, sys
-here, v2s2, oci = sys.argv[1:]
-def describe(d):
+here = sys.argv[1]
+sha = lambda b: 'sha256:' + hashlib.sha256(b).hexdigest()
+def image(raw):
+    m = json.loads(raw)
+    return m, [m['config']['digest']] + [l['digest'] for l in m['layers']]
+def from_dir(d):
+    """The root manifest of a skopeo dir, every manifest and every blob, as digests."""
     raw = open(os.path.join(d, 'manifest.json'), 'rb').read()
     m = json.loads(raw)
-    return {
-        'manifest_digest': 'sha256:' + hashlib.sha256(raw).hexdigest(),
-        'manifest_media_type': m.get('mediaType', 'application/vnd.oci.image.manifest.v1+json'),
-        'config_digest': m['config']['digest'],
-        'layer_digests': [l['digest'] for l in m['layers']],
-    }
-d2, do = describe(v2s2), describe(oci)
+    if 'manifests' not in m:
+        _, blobs = image(raw)
+        return raw, [sha(raw)], blobs
+    manifests, blobs = [sha(raw)], []
+    for child in m['manifests']:
+        craw = open(os.path.join(d, child['digest'][7:] + '.manifest.json'), 'rb').read()
+        manifests.append(sha(craw))
+        blobs += [b for b in image(craw)[1] if b not in blobs]
+    return raw, manifests, blobs
+def media(raw):
+    return json.loads(raw).get('mediaType', 'application/vnd.oci.image.manifest.v1+json')
+def sample(file, fmt, d=None, raw=None, tags=()):
+    if d:
+        raw, manifests, blobs = from_dir(d)
+    else:
+        manifests, blobs = [sha(raw)], image(raw)[1]
+    return dict(file=file, format=fmt, manifest_digest=manifests[0], manifest_media_type=media(raw),
+                manifests=manifests, blobs=blobs, tags=list(tags))
+def read(f):
+    return open(f, 'rb').read()
+app, tool = read('multi-app.manifest'), read('multi-tool.manifest')
 out = [
-    dict(file='skopeo-dir-v2s2.tar', format='skopeo-dir', **d2),
-    dict(file='skopeo-dir-oci.tar', format='skopeo-dir', **do),
-    dict(file='skopeo-dir-topfolder.tar', format='skopeo-dir', **d2),
-    dict(file='skopeo-dir-v1.0.tar', format='skopeo-dir', **d2),
-    dict(file='docker-archive.tar', format='docker-archive', manifest_digest=None, tags=['v1']),
-    dict(file='oci-archive.tar', format='oci-layout', tags=['v1']),
+    sample('skopeo-dir-v2s2.tar', 'skopeo-dir', 'v2s2'),
+    sample('skopeo-dir-oci.tar', 'skopeo-dir', 'ocidir'),
+    sample('skopeo-dir-topfolder.tar', 'skopeo-dir', 'v2s2'),
+    sample('skopeo-dir-v1.0.tar', 'skopeo-dir', 'v2s2'),
+    sample('skopeo-dir-multiarch-oci.tar', 'skopeo-dir', 'multi-oci'),
+    sample('skopeo-dir-multiarch-docker.tar', 'skopeo-dir', 'multi-docker'),
+    sample('docker-archive.tar', 'docker-archive', raw=read('docker-archive.manifest'), tags=['v1']),
+    sample('oci-archive.tar', 'oci-layout', 'ocidir', tags=['v1']),
+    sample('oci-archive-multiarch.tar', 'oci-layout', 'multi-oci', tags=['v2']),
 ]
+multi = sample('docker-archive-multi.tar', 'docker-archive', raw=app, tags=['v1'])
+multi['manifests'] = [sha(app), sha(tool)]
+multi['blobs'] = image(app)[1] + [b for b in image(tool)[1] if b not in image(app)[1]]
+multi['images'] = [dict(digest=sha(app), tag='v1'), dict(digest=sha(tool), tag='v2')]
+out.append(multi)
 json.dump(out, open(os.path.join(here, 'digests.json'), 'w'), indent=2)
 PY
 ls -l "$here"

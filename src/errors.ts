@@ -29,6 +29,7 @@ export const ERRORS = {
   NAME_UNKNOWN: { status: 404, oci: 'NAME_UNKNOWN' },
   REPOSITORY_EXISTS: { status: 409, oci: 'DENIED' },
   TAG_INVALID: { status: 400, oci: 'TAG_INVALID' },
+  TAG_AMBIGUOUS: { status: 400, oci: 'TAG_INVALID' },
   TAG_UNKNOWN: { status: 404, oci: 'MANIFEST_UNKNOWN' },
   VERSION_UNKNOWN: { status: 404, oci: 'NOT_FOUND' },
   IMPORT_UNKNOWN: { status: 404, oci: 'NOT_FOUND' },

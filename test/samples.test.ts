@@ -7,10 +7,16 @@ import { startBerth, type TestServer } from './helpers/server.js';
 interface Sample {
   file: string;
   format: string;
-  manifest_digest: string | null;
-  manifest_media_type?: string;
-  config_digest?: string;
-  layer_digests?: string[];
+  /** the root manifest: the one a tag names */
+  manifest_digest: string;
+  manifest_media_type: string;
+  /** every manifest the archive brings (root first), and every blob */
+  manifests: string[];
+  blobs: string[];
+  /** tags the archive names itself (docker RepoTags, OCI ref.name) */
+  tags: string[];
+  /** several images in one archive: each root manifest and its tag */
+  images?: Array<{ digest: string; tag: string }>;
 }
 
 const hooks = anyTest as TestFn<{ berth: TestServer }>;
@@ -26,24 +32,34 @@ hooks.after.always(async (t) => {
   await t.context.berth?.close();
 });
 
-for (const sample of samples.filter((s) => s.format === 'skopeo-dir')) {
-  test(`the real sample ${sample.file} imports into one version with its manifest, config, layers and tag`, async (t) => {
+const repoFor = (file: string): string => `samples/${file.replace(/\.tar$/, '').replace(/[^a-z0-9]+/g, '-')}`;
+
+for (const sample of samples) {
+  const tagged = sample.tags.length > 0 ? `the tags it names (${sample.tags.join(', ')})` : 'the tag field';
+  test(`the real sample ${sample.file} imports as ${sample.format} into one version with every manifest, blob and ${tagged}`, async (t) => {
     const { berth } = t.context;
-    const repo = `samples/${sample.file.replace(/[^a-z0-9]+/g, '-').replace(/-tar$/, '')}`;
+    const repo = repoFor(sample.file);
     t.is((await berth.api('POST', '/api/v1/repositories', { name: repo })).status, 201);
     const archive = await fs.readFile(path.join(SAMPLES, sample.file));
-    const res = await berth.importMultipart(repo, archive, { tag: 'v1' });
+    // Archives that name their own tags import without a tag field; skopeo dirs get one.
+    const res = await berth.importMultipart(repo, archive, sample.tags.length > 0 ? {} : { tag: 'v1' });
     t.is(res.status, 201, JSON.stringify(res.body.error));
-    t.is(res.body.format, 'skopeo-dir');
+    t.is(res.body.format, sample.format);
     t.is(res.body.version, 1);
-    t.deepEqual(res.body.manifests.map((m: { digest: string; media_type: string }) => [m.digest, m.media_type]), [
-      [sample.manifest_digest, sample.manifest_media_type],
-    ]);
-    t.deepEqual(res.body.blobs.map((b: { digest: string }) => b.digest), [sample.config_digest, ...sample.layer_digests!]);
+    t.deepEqual(res.body.manifests.map((m: { digest: string }) => m.digest).sort(), [...sample.manifests].sort());
+    t.is(res.body.manifests.find((m: { digest: string }) => m.digest === sample.manifest_digest)?.media_type, sample.manifest_media_type);
+    t.deepEqual(res.body.blobs.map((b: { digest: string }) => b.digest).sort(), [...sample.blobs].sort());
+    t.true(res.body.blobs.every((b: { source: string }) => b.source === 'upload'));
+
     const version = await berth.api('GET', `/api/v1/repositories/${repo}/versions/1`);
-    t.deepEqual(version.body.tags, [{ name: 'v1', digest: sample.manifest_digest }]);
-    t.is(version.body.blobs.length, 1 + sample.layer_digests!.length);
-    for (const d of [sample.manifest_digest!, sample.config_digest!, ...sample.layer_digests!]) t.true(await berth.blobExists(d), d);
+    const expectedTags = sample.images ?? (sample.tags.length > 0 ? sample.tags : ['v1']).map((tag) => ({ tag, digest: sample.manifest_digest }));
+    t.deepEqual(
+      version.body.tags.map((x: { name: string; digest: string }) => [x.name, x.digest]).sort(),
+      expectedTags.map((x) => [x.tag, x.digest]).sort(),
+    );
+    t.deepEqual(version.body.manifests.map((m: { digest: string }) => m.digest).sort(), [...sample.manifests].sort());
+    t.deepEqual(version.body.blobs.map((b: { digest: string }) => b.digest).sort(), [...sample.blobs].sort());
+    for (const d of [...sample.manifests, ...sample.blobs]) t.true(await berth.blobExists(d), d);
     t.deepEqual(await berth.stagingEntries(), []);
   });
 }

@@ -2,7 +2,8 @@
 // their names, and walks manifests and indexes into an ImportPlan.
 import type { StagedBlob } from '../blobs/store.js';
 import type { Digest } from '../core/digest.js';
-import { type Descriptor, isIndexMediaType, parseManifest, parseManifestJson } from '../core/manifest.js';
+import { type Descriptor, isIndexMediaType, isManifestMediaType, parseManifest, parseManifestJson } from '../core/manifest.js';
+import { parseTag, type Tag } from '../core/names.js';
 import { BerthError } from '../errors.js';
 import type { ArchiveFormat, ImportPlan, PlannedManifest, ReaderContext } from './plan.js';
 import type { ArchiveListing } from './read-archive.js';
@@ -38,6 +39,38 @@ export function verifyClaim(name: string, blob: StagedBlob, claimed: Digest): vo
       actual: blob.digest,
     });
   }
+}
+
+/**
+ * The file an archive entry name stands for, following links inside the archive (a docker-archive's
+ * `<id>/layer.tar` → `../<hex>.tar`). Links never reach the filesystem: they name other entries, and
+ * one whose target is not a file of the same archive, under the same root, is refused.
+ */
+export function resolveEntry(listing: ArchiveListing, root: string, name: string): { name: string; blob: StagedBlob } | undefined {
+  let current = root + name;
+  for (let hops = 0; hops <= 8; hops++) {
+    const blob = listing.files.get(current);
+    if (blob) return { name: current, blob };
+    const link = listing.links.get(current);
+    if (!link) return undefined;
+    if (!link.target.startsWith(root) || !(listing.files.has(link.target) || listing.links.has(link.target))) {
+      throw new BerthError('ENTRY_UNSAFE', 'link does not point to a file of the same archive', { entry: current, target: link.target });
+    }
+    current = link.target;
+  }
+  throw new BerthError('ENTRY_UNSAFE', 'links in the archive form a chain too long or a loop', { entry: root + name });
+}
+
+/**
+ * The tag part of a name an archive gives an image: `v1`, or the tag of a reference such as
+ * `localhost/team/app:v1`. Undefined for a reference without a tag or with a digest.
+ */
+export function tagOfReference(reference: string): Tag | undefined {
+  if (reference.includes('@')) return undefined;
+  const colon = reference.lastIndexOf(':');
+  const candidate = colon > reference.lastIndexOf('/') ? reference.slice(colon + 1) : reference.includes('/') ? undefined : reference;
+  if (candidate === undefined) return undefined;
+  return parseTag(candidate);
 }
 
 /** Where a reader finds carried bytes: blobs (config, layers) and child manifests by digest. */
@@ -80,11 +113,32 @@ export class PlanBuilder {
     return planned;
   }
 
+  /** Adds a top-level image the archive names: its manifest is carried, or the repository must own it. */
+  async addRoot(desc: Descriptor, where: string): Promise<void> {
+    const carried = this.carried.manifest(desc.digest);
+    if (carried) await this.addManifest(carried, where, desc);
+    else this.addOwnedManifest(desc);
+    if (!this.plan.roots.includes(desc.digest)) this.plan.roots.push(desc.digest);
+  }
+
+  /** Records a tag the archive itself names; one tag naming two different images is ambiguous. */
+  addArchiveTag(tag: Tag, digest: Digest): void {
+    const existing = this.plan.archiveTags.find((t) => t.tag === tag);
+    if (existing && existing.digest !== digest) {
+      throw new BerthError('TAG_AMBIGUOUS', 'the archive gives one tag to two different images', { tag, digests: [existing.digest, digest] });
+    }
+    if (!existing) this.plan.archiveTags.push({ tag, digest });
+  }
+
   private async addChild(desc: Descriptor): Promise<void> {
     const carried = this.carried.manifest(desc.digest);
-    if (carried) {
-      await this.addManifest(carried, desc.digest, desc);
-      return;
+    if (carried) await this.addManifest(carried, desc.digest, desc);
+    else this.addOwnedManifest(desc);
+  }
+
+  private addOwnedManifest(desc: Descriptor): void {
+    if (!isManifestMediaType(desc.mediaType)) {
+      throw new BerthError('MANIFEST_UNSUPPORTED', 'index names something that is not a manifest', { digest: desc.digest, media_type: desc.mediaType });
     }
     if (this.seen.has(desc.digest)) return;
     this.seen.add(desc.digest);
@@ -95,6 +149,9 @@ export class PlanBuilder {
     if (this.seen.has(desc.digest)) return;
     this.seen.add(desc.digest);
     const carried = this.carried.blob(desc.digest);
+    // A non-distributable (foreign) layer that the archive leaves out is fetched by clients from its
+    // own URLs, as from any registry: it is neither stored nor required.
+    if (!carried && isNonDistributable(desc)) return;
     if (carried && carried.size !== desc.size) {
       throw new BerthError('SIZE_INVALID', 'blob size differs from the manifest descriptor', {
         digest: desc.digest,
@@ -104,4 +161,8 @@ export class PlanBuilder {
     }
     this.plan.blobs.push({ digest: desc.digest, size: desc.size, mediaType: desc.mediaType, ...(carried ? { blob: carried } : {}) });
   }
+}
+
+function isNonDistributable(desc: Descriptor): boolean {
+  return /\.foreign\.|nondistributable/.test(desc.mediaType) && (desc.urls?.length ?? 0) > 0;
 }

@@ -45,6 +45,8 @@ export interface ReaderContext {
   readSmall(blob: StagedBlob, where: string): Promise<Buffer>;
   /** stages bytes the reader made itself (a manifest built for a docker-archive) */
   stageBytes(bytes: Buffer): Promise<StagedBlob>;
+  /** the size of a blob the destination repository's latest version holds (a hint; commit checks again) */
+  repositoryBlob(digest: Digest): Promise<{ size: number } | undefined>;
 }
 
 /** A format reader: recognizes its archives by their entry names and turns them into a plan. */

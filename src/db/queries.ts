@@ -108,6 +108,16 @@ export async function insertContent(
   }
 }
 
+/** The size of a blob that version `n` of a repository holds, or undefined when it does not hold it. */
+export async function findContentBlobSize(q: Q, repositoryId: number, n: number, digest: string): Promise<number | undefined> {
+  const row = (await inVersion(
+    q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where({ 'c.repository_id': repositoryId, 'c.digest': digest }),
+    n,
+  )
+    .first('b.size')) as { size: number | string } | undefined;
+  return row === undefined ? undefined : Number(row.size);
+}
+
 export async function listContent(q: Q, repositoryId: number, n: number): Promise<Array<ContentRow & { size: number }>> {
   const rows = await inVersion(
     q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where('c.repository_id', repositoryId),

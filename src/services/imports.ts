@@ -160,6 +160,11 @@ export class ImportSession {
           return buf;
         }),
       stageBytes: (bytes) => this.staging.stage(Readable.from([bytes])),
+      repositoryBlob: async (digest) => {
+        const repo = await getRepositoryRow(this.s, this.repository.name);
+        const size = await q.findContentBlobSize(this.s.db, repo.id, repo.latest_version, digest);
+        return size === undefined ? undefined : { size };
+      },
     };
   }
 
@@ -186,6 +191,9 @@ export class ImportSession {
   }
 
   private async commit(plan: ImportPlan): Promise<ImportReport> {
+    if (this.tagField !== undefined && plan.roots.length > 1) {
+      throw new BerthError('TAG_AMBIGUOUS', 'the archive holds several images; a tag field can name only one', { tag: this.tagField, images: plan.roots });
+    }
     // Fail early, before anything moves into the store; the transaction checks again authoritatively.
     const needed = omitted(plan);
     const repoNow = await getRepositoryRow(this.s, this.repository.name);
