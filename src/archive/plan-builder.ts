@@ -42,19 +42,20 @@ export function verifyClaim(name: string, blob: StagedBlob, claimed: Digest): vo
 }
 
 /**
- * The file an archive entry name stands for, following links inside the archive (a docker-archive's
- * `<id>/layer.tar` → `../<hex>.tar`). Links never reach the filesystem: they name other entries, and
- * one whose target is not a file of the same archive, under the same root, is refused.
+ * What an archive entry name stands for, following links inside the archive (a docker-archive's
+ * `<id>/layer.tar` → `../<hex>.tar`). Links never reach the filesystem: they name other entries of
+ * the same archive, under the same root. The result has no `blob` when the final name is not in the
+ * archive (an omitted layer); `linked` says whether a link led there.
  */
-export function resolveEntry(listing: ArchiveListing, root: string, name: string): { name: string; blob: StagedBlob } | undefined {
+export function resolveEntry(listing: ArchiveListing, root: string, name: string): { name: string; blob?: StagedBlob; linked: boolean } {
   let current = root + name;
   for (let hops = 0; hops <= 8; hops++) {
     const blob = listing.files.get(current);
-    if (blob) return { name: current, blob };
+    if (blob) return { name: current, blob, linked: hops > 0 };
     const link = listing.links.get(current);
-    if (!link) return undefined;
-    if (!link.target.startsWith(root) || !(listing.files.has(link.target) || listing.links.has(link.target))) {
-      throw new BerthError('ENTRY_UNSAFE', 'link does not point to a file of the same archive', { entry: current, target: link.target });
+    if (!link) return { name: current, linked: hops > 0 };
+    if (!link.target.startsWith(root)) {
+      throw new BerthError('ENTRY_UNSAFE', 'link points outside the archive content', { entry: current, target: link.target });
     }
     current = link.target;
   }

@@ -101,3 +101,70 @@ export function dirEntries(image: Image, opts: { prefix?: string; omit?: string[
   const omit = new Set((opts.omit ?? []).map(hex));
   return image.entries.filter((e) => !omit.has(e.name)).map((e) => ({ ...e, name: `${opts.prefix ?? ''}${e.name}` }));
 }
+
+/**
+ * A docker-archive of `images` as skopeo writes one: `<hex>.tar` layers, `<hex>.json` configs,
+ * `<id>/layer.tar` symbolic links to `../<hex>.tar` named in manifest.json, and `repositories`.
+ */
+export function dockerArchiveEntries(images: Array<{ image: Image; repoTags: string[] | null }>, opts: { omit?: string[] } = {}): Entry[] {
+  const omit = new Set(opts.omit ?? []);
+  const entries: Entry[] = [];
+  const written = new Set<string>();
+  const manifest = images.map(({ image, repoTags }) => {
+    const layerNames = image.layers.map((layer, i) => {
+      const digest = image.layerDigests[i]!;
+      const id = hex(sha256(`${image.configDigest}/${i}`));
+      if (!omit.has(digest) && !written.has(digest)) {
+        entries.push({ name: `${hex(digest)}.tar`, data: layer });
+        written.add(digest);
+      }
+      entries.push({ name: `${id}/layer.tar`, type: 'symlink', linkname: `../${hex(digest)}.tar` });
+      return `${id}/layer.tar`;
+    });
+    entries.push({ name: `${hex(image.configDigest)}.json`, data: image.config });
+    return { Config: `${hex(image.configDigest)}.json`, RepoTags: repoTags, Layers: layerNames };
+  });
+  entries.push({ name: 'manifest.json', data: JSON.stringify(manifest) }, { name: 'repositories', data: '{}' });
+  return entries;
+}
+
+/** The manifest a docker-archive image gets: Docker schema 2 as containers/image builds it. */
+export function dockerArchiveManifest(image: Image): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: image.config.length, digest: image.configDigest },
+      layers: image.layers.map((l, i) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: l.length, digest: image.layerDigests[i] })),
+    }),
+  );
+}
+
+/** An OCI image layout holding `images` (each named in index.json, with an optional ref.name), minus omitted digests. */
+export function ociLayoutEntries(images: Array<{ image: Image; refName?: string }>, opts: { omit?: string[]; extra?: Buffer[] } = {}): Entry[] {
+  const omit = new Set(opts.omit ?? []);
+  const blobs = new Map<string, Buffer>();
+  for (const { image } of images) {
+    blobs.set(image.manifestDigest, image.manifest);
+    blobs.set(image.configDigest, image.config);
+    image.layers.forEach((l, i) => blobs.set(image.layerDigests[i]!, l));
+  }
+  for (const b of opts.extra ?? []) blobs.set(sha256(b), b);
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: images.map(({ image, refName }) => ({
+      mediaType: image.mediaType,
+      digest: image.manifestDigest,
+      size: image.manifest.length,
+      ...(refName ? { annotations: { 'org.opencontainers.image.ref.name': refName } } : {}),
+    })),
+  };
+  return [
+    { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+    { name: 'index.json', data: JSON.stringify(index) },
+    { name: 'blobs', type: 'directory' },
+    { name: 'blobs/sha256', type: 'directory' },
+    ...[...blobs].filter(([d]) => !omit.has(d)).map(([d, data]) => ({ name: `blobs/sha256/${hex(d)}`, data })),
+  ];
+}

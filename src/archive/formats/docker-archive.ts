@@ -78,12 +78,13 @@ export const dockerArchiveReader: ArchiveReader = {
     const find = async (rawName: string, what: string): Promise<Found> => {
       const name = normalizeEntryName(rawName);
       const entry = resolveEntry(listing, root, name);
-      if (entry) {
-        const claimed = claimedDigest(entry.name);
+      const claimed = claimedDigest(entry.name);
+      if (entry.blob) {
         if (claimed) verifyClaim(entry.name, entry.blob, claimed);
         return { digest: entry.blob.digest, size: entry.blob.size, blob: entry.blob };
       }
-      const claimed = claimedDigest(name);
+      // Left out on purpose (the repository must own it) only when its name says which blob it is.
+      if (!claimed && entry.linked) throw new BerthError('ENTRY_UNSAFE', 'link points to no entry of the archive', { entry: name, target: entry.name });
       if (!claimed) throw new BerthError('ARCHIVE_INVALID', `docker-archive names a ${what} it does not contain`, { entry: name });
       const owned = await ctx.repositoryBlob(claimed);
       if (!owned) missing.push(claimed);
