@@ -206,6 +206,18 @@ test('an OCI layout imports every manifest its index.json names, tagged by ref.n
   t.deepEqual(await tags(berth, repo), [['v1', a.manifestDigest], ['v2', b.manifestDigest]]);
 });
 
+test('a docker save (25+) archive, an OCI layout with a docker manifest.json beside it, is read as the OCI layout', async (t) => {
+  const { berth } = t.context;
+  const repo = await newRepo(berth);
+  const image = makeImage({ oci: true });
+  const dockerManifest = [{ Config: `blobs/sha256/${hex(image.configDigest)}`, RepoTags: ['app:v1'], Layers: image.layerDigests.map((d) => `blobs/sha256/${hex(d)}`) }];
+  const entries = [...ociLayoutEntries([{ image, refName: 'v1' }]), { name: 'manifest.json', data: JSON.stringify(dockerManifest) }, { name: 'repositories', data: '{}' }];
+  const res = await berth.importRaw(repo, await tarOf(entries));
+  t.is(res.status, 201, JSON.stringify(res.body.error));
+  t.is(res.body.format, 'oci-layout');
+  t.deepEqual(await tags(berth, repo), [['v1', image.manifestDigest]], 'the manifest in the layout is kept, not rebuilt');
+});
+
 test('an OCI layout whose index names a manifest that is nowhere is BLOB_UNKNOWN', async (t) => {
   const { berth } = t.context;
   const repo = await newRepo(berth);

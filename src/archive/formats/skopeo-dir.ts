@@ -15,7 +15,7 @@ export const skopeoDirReader: ArchiveReader = {
   detect(listing: ArchiveListing): boolean {
     const root = findRoot(listing, 'manifest.json');
     if (root === undefined) return false;
-    // A docker-archive also has manifest.json, but it is an array and its blobs are not named by digest.
+    // docker-archives (which also name blobs `<hex>.tar`) are claimed first by their own reader.
     return listing.files.has(`${root}version`) || [...listing.files.keys()].some((n) => n.startsWith(root) && isHex(n.slice(root.length).replace(/\.tar$/, '')));
   },
 
