@@ -148,10 +148,14 @@ export function pingDatabase(db: Db, timeoutMs: number): Promise<boolean> {
   if (running) return running;
   let timer: NodeJS.Timeout | undefined;
   const probe = Promise.race([
-    db.raw('select 1').then(
-      () => true,
-      () => false,
-    ),
+    // .timeout() also retires a connection whose query never comes back (a silent network).
+    db
+      .raw('select 1')
+      .timeout(timeoutMs)
+      .then(
+        () => true,
+        () => false,
+      ),
     new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     }),
