@@ -13,6 +13,7 @@ import { type BerthProcess, runBerthToExit, spawnBerth } from './helpers/process
 import { ADMIN_TOKEN, freshPostgres, startBerth, startPeer } from './helpers/server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { loadConfig } from '../src/config.js';
+import { connect, migrateDown, migrateLatest } from '../src/db/connect.js';
 import { createLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
 
@@ -65,9 +66,14 @@ test(
       await pg?.drop();
       await fs.rm(dataDir, { recursive: true, force: true });
     });
-    // The first start migrates; then the second joins (on SQLite there is only one).
-    processes.push(await spawnBerth(env));
-    if (pg) processes.push(await spawnBerth(env));
+    // Both start at once on the fresh database: one migrates while the other waits for it.
+    const started = await Promise.allSettled(Array.from({ length: pg ? 2 : 1 }, () => spawnBerth(env)));
+    for (const s of started) if (s.status === 'fulfilled') processes.push(s.value);
+    t.deepEqual(
+      started.map((s) => s.status),
+      started.map(() => 'fulfilled'),
+      started.map((s) => (s.status === 'rejected' ? String(s.reason) : '')).join('\n'),
+    );
     const urls = processes.map((p) => p.url);
 
     t.is((await api(urls[0]!, 'POST', '/api/v1/repositories', { name: 'fleet/app' })).status, 201);
@@ -128,6 +134,28 @@ test(
     t.deepEqual(await fs.readdir(path.join(dataDir, 'staging')), []);
   },
 );
+
+test(`the migrations roll back to an empty database and forward again on ${pgBase ? 'PostgreSQL' : 'SQLite'}`, async (t) => {
+  const dataDir = await tempDir();
+  const pg = pgBase ? await freshPostgres(pgBase) : undefined;
+  const db = connect({ databaseUrl: pg?.url, sqliteFile: path.join(dataDir, 'berth.db') });
+  t.teardown(async () => {
+    await db.destroy();
+    await pg?.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+  await migrateLatest(db);
+  t.true(await db.schema.hasTable('instances'));
+  t.true(await db.schema.hasTable('imports'));
+  await migrateDown(db);
+  for (const table of ['instances', 'imports', 'repositories', 'repository_versions', 'repository_content', 'repository_tags', 'blobs']) {
+    t.false(await db.schema.hasTable(table), table);
+  }
+  await migrateLatest(db);
+  t.true(await db.schema.hasTable('instances'));
+  await db('instances').insert({ id: 'x', hostname: 'h', pid: 1, started_at: 'a', heartbeat_at: 'b' });
+  t.is((await db('instances').select('id')).length, 1);
+});
 
 test('a second process on a SQLite data folder is refused while the first runs, and starts once it stopped', async (t) => {
   const dataDir = await tempDir();
@@ -248,6 +276,37 @@ pgOnly(
     ].sort());
     await fs.rm(path.join(berth.dataDir, 'staging', alive), { recursive: true });
     await db('imports').where({ id: alive }).update({ status: 'failed' });
+  },
+);
+
+pgOnly(
+  `${pgBase ? '' : '[PostgreSQL only: set BERTH_TEST_DATABASE_URL] '}three servers starting at the same moment on a fresh PostgreSQL database all start: one migrates, the others wait for it`,
+  async (t) => {
+    const pg = await freshPostgres(pgBase!);
+    const dataDir = await tempDir();
+    const config = loadConfig({
+      BERTH_DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      BERTH_ADMIN_TOKEN: ADMIN_TOKEN,
+      BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent',
+      BERTH_SHUTDOWN_GRACE_SECONDS: '1',
+      DATABASE_URL: pg.url,
+    });
+    const log = createLogger(config.logLevel);
+    const started = await Promise.allSettled([0, 1, 2].map(() => startServer(config, log)));
+    const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    t.teardown(async () => {
+      await Promise.all(servers.map((s) => s.close()));
+      await pg.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    });
+    t.deepEqual(
+      started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'started')),
+      ['started', 'started', 'started'],
+    );
+    for (const s of servers) t.is((await fetch(`${s.url}/healthz`)).status, 200);
+    t.is((await servers[0]!.services.db('instances').select('id')).length, 3);
   },
 );
 

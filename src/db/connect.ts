@@ -167,8 +167,23 @@ export function pingDatabase(db: Db, timeoutMs: number): Promise<boolean> {
   return probe;
 }
 
+const MIGRATION_LOCK = 0x62657275; // 'beru'
+
+/**
+ * Runs the migrations not yet run. On PostgreSQL several processes may start at once: knex's own
+ * lock row fails the losers ("already locked", or racing to create its tables), so the starts queue
+ * on an advisory lock held by a wrapping transaction while knex migrates on other connections.
+ */
 export async function migrateLatest(db: Db): Promise<void> {
-  await db.migrate.latest({ directory: MIGRATIONS_DIR, loadExtensions: ['.js', '.ts'] });
+  const run = () => db.migrate.latest({ directory: MIGRATIONS_DIR, loadExtensions: ['.js', '.ts'] });
+  if (!isPostgres(db)) {
+    await run();
+    return;
+  }
+  await db.transaction(async (tx) => {
+    await tx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+    await run();
+  });
 }
 
 export async function migrateDown(db: Db): Promise<void> {
