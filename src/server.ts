@@ -24,17 +24,31 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The admin token: BERTH_ADMIN_TOKEN, or the one in `<dataDir>/admin-token`, made (mode 0600) when absent. */
+/**
+ * The admin token: BERTH_ADMIN_TOKEN, or the one in `<dataDir>/admin-token`, made (mode 0600) when
+ * absent. The file appears whole (written aside, then hard-linked into place), so processes starting
+ * at once on a shared data folder all end up with the one token that won.
+ */
 async function adminToken(config: Config, log: Logger): Promise<string> {
   if (config.adminToken !== undefined) return config.adminToken;
   const file = path.join(config.dataDir, 'admin-token');
+  const read = async () => (await fs.readFile(file, 'utf8')).trim();
   try {
-    return (await fs.readFile(file, 'utf8')).trim();
+    return await read();
   } catch (err) {
     if ((err as { code?: string }).code !== 'ENOENT') throw err;
   }
   const token = randomBytes(32).toString('base64url');
-  await fs.writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  const aside = `${file}.${randomBytes(6).toString('hex')}`;
+  await fs.writeFile(aside, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    await fs.link(aside, file);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EEXIST') return read();
+    throw err;
+  } finally {
+    await fs.rm(aside, { force: true });
+  }
   log.warn({ file }, 'generated an admin token; read it from this file');
   return token;
 }

@@ -280,7 +280,7 @@ pgOnly(
 );
 
 pgOnly(
-  `${pgBase ? '' : '[PostgreSQL only: set BERTH_TEST_DATABASE_URL] '}three servers starting at the same moment on a fresh PostgreSQL database all start: one migrates, the others wait for it`,
+  `${pgBase ? '' : '[PostgreSQL only: set BERTH_TEST_DATABASE_URL] '}three servers starting at the same moment on a fresh PostgreSQL database and an empty data folder all start: one migrates, the others wait for it, and all share one generated admin token`,
   async (t) => {
     const pg = await freshPostgres(pgBase!);
     const dataDir = await tempDir();
@@ -288,7 +288,6 @@ pgOnly(
       BERTH_DATA_DIR: dataDir,
       PORT: '0',
       HOST: '127.0.0.1',
-      BERTH_ADMIN_TOKEN: ADMIN_TOKEN,
       BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent',
       BERTH_SHUTDOWN_GRACE_SECONDS: '1',
       DATABASE_URL: pg.url,
@@ -305,7 +304,14 @@ pgOnly(
       started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'started')),
       ['started', 'started', 'started'],
     );
-    for (const s of servers) t.is((await fetch(`${s.url}/healthz`)).status, 200);
+    const token = (await fs.readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim();
+    t.regex(token, /^[A-Za-z0-9_-]{43}$/);
+    for (const s of servers) {
+      t.is(s.adminToken, token);
+      t.is((await fetch(`${s.url}/healthz`)).status, 200);
+      t.is((await fetch(`${s.url}/api/v1/repositories`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
+    }
+    t.deepEqual((await fs.readdir(dataDir)).filter((n) => n.startsWith('admin-token')), ['admin-token']);
     t.is((await servers[0]!.services.db('instances').select('id')).length, 3);
   },
 );
