@@ -92,9 +92,9 @@ function processAlive(pid: number): boolean {
 
 /**
  * SQLite and one data folder make one process: `<dataDir>/berth.pid` names the holder, and the holder
- * touches it every heartbeat. A start is refused while the holder is alive: the file was touched
- * within the instance timeout and, on the same host, its pid still runs (on another host, the age
- * alone decides). A file left by a crash is taken over. Returns the touch and release functions.
+ * touches it every heartbeat. A start is refused while the holder is alive: on the same host its pid
+ * still runs; on another host (a shared folder) it touched the file within the instance timeout.
+ * A file left by a crash is taken over. Returns the touch and release functions.
  */
 async function lockDataDir(dataDir: string, timeoutMs: number): Promise<{ touch(): Promise<void>; release(): Promise<void> }> {
   const file = path.join(dataDir, 'berth.pid');
@@ -123,11 +123,13 @@ async function lockDataDir(dataDir: string, timeoutMs: number): Promise<{ touch(
     const found = await readPidFile(file);
     if (!found) continue;
     const { holder, ageMs } = found;
-    const sameHost = holder.hostname === mine.hostname;
-    // Our own pid in the file is a previous life of this process id (a container restarted as pid 1).
+    // On this host the pid decides (our own pid or our parent's in the file is an earlier life of
+    // that pid, as when a container restarts as pid 1). Another host's pids mean nothing here, so
+    // there the holder's heartbeat decides: the file's age.
     const alive =
-      ageMs < timeoutMs &&
-      (!sameHost || (typeof holder.pid === 'number' && holder.pid !== process.pid && processAlive(holder.pid)));
+      holder.hostname === mine.hostname
+        ? typeof holder.pid === 'number' && holder.pid !== process.pid && holder.pid !== process.ppid && processAlive(holder.pid)
+        : ageMs < timeoutMs;
     if (alive) {
       throw new DataDirInUseError(
         `the data folder ${dataDir} is in use by another Berth process (pid ${String(holder.pid)} on ${String(holder.hostname)}, ` +
@@ -145,6 +147,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const sqlite = config.databaseUrl === undefined;
   const dataDirLock = sqlite ? await lockDataDir(config.dataDir, config.instanceTimeoutSeconds * 1000) : undefined;
   let db: Db | undefined;
+  let instance: Instance | undefined;
   try {
     const blobs = await BlobStore.open(config.dataDir);
     db = connect({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'berth.db'), log });
@@ -154,7 +157,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // from before. PostgreSQL: other live processes may be importing; only the imports of instances
     // whose heartbeat stopped are failed (services/instances.ts).
     const recovered = sqlite ? await recoverSingleProcess(services) : { interrupted: 0, staging_removed: 0 };
-    const instance = new Instance(services, dataDirLock?.touch);
+    instance = new Instance(services, dataDirLock?.touch);
     const swept = await instance.start();
     const failed = recovered.interrupted + swept.interrupted;
     const removed = recovered.staging_removed + swept.staging_removed;
@@ -163,15 +166,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const token = await adminToken(config, log);
     const app = createApp({ ...services, adminToken: token });
     const server: Server = app.listen(config.port, config.host);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('listening', resolve);
-        server.once('error', reject);
-      });
-    } catch (err) {
-      await instance.stop();
-      throw err;
-    }
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
     // Uploads can be long; Node's default request timeout (5 min) would cut multi-GiB imports.
     server.requestTimeout = 0;
     const { port } = server.address() as AddressInfo;
@@ -181,7 +179,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'listening',
     );
 
-    const opened = db;
+    const [opened, running] = [db, instance];
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
@@ -190,12 +188,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceSeconds * 1000);
         await closed;
         clearTimeout(grace);
-        await instance.stop();
+        await running.stop();
         await opened.destroy();
         await dataDirLock?.release();
       })());
     return { url: `http://${host}:${port}`, port, adminToken: token, services, close };
   } catch (err) {
+    await instance?.stop();
     await db?.destroy();
     await dataDirLock?.release();
     throw err;
