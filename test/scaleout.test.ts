@@ -341,6 +341,48 @@ function slowImport(url: string, repo: string, archive: Buffer): { release(): vo
 }
 
 pgOnly(
+  `${pgBase ? '' : '[PostgreSQL only: set BERTH_TEST_DATABASE_URL] '}when a process is killed mid-upload, the other process fails that import with INTERRUPTED and empties its staging folder within the heartbeat timeout`,
+  async (t) => {
+    const dataDir = await tempDir();
+    const pg = await freshPostgres(pgBase!);
+    const env = { BERTH_DATA_DIR: dataDir, DATABASE_URL: pg.url, BERTH_INSTANCE_TIMEOUT_SECONDS: '3' };
+    const survivor = await spawnBerth(env);
+    const victim = await spawnBerth(env);
+    t.teardown(async () => {
+      await Promise.all([survivor.stop(), victim.stop()]);
+      await pg.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    });
+    t.is((await api(survivor.url, 'POST', '/api/v1/repositories', { name: 'killed/app' })).status, 201);
+
+    const slow = slowImport(victim.url, 'killed/app', await tarOf(dirEntries(makeImage({ layerCount: 3 }))));
+    slow.response.catch(() => undefined);
+    const [id] = await until('the upload to begin', async () => {
+      const entries = await fs.readdir(path.join(dataDir, 'staging'));
+      return entries.length === 1 ? entries : undefined;
+    });
+    t.is((await api(survivor.url, 'GET', `/api/v1/imports/${id}`)).body.status, 'running');
+    const killedAt = Date.now();
+    process.kill(victim.pid, 'SIGKILL');
+
+    const report = await until('the survivor to fail the import', async () => {
+      const r = await api(survivor.url, 'GET', `/api/v1/imports/${id}`);
+      return r.body.status === 'running' ? undefined : r.body;
+    });
+    const took = Date.now() - killedAt;
+    t.is(report.status, 'failed');
+    t.is(report.error.code, 'INTERRUPTED');
+    // stale 3 s after its last heartbeat, noticed on the next tick (every 1 s); the rest is slack for a busy machine
+    t.true(took < 3000 + 4000, `took ${took} ms`);
+    t.deepEqual(await fs.readdir(path.join(dataDir, 'staging')), []);
+    // The repository is unchanged and the survivor goes on importing.
+    const after = await importRaw(survivor.url, 'killed/app', await tarOf(dirEntries(makeImage())), 'after');
+    t.is(after.status, 201);
+    t.is(after.body.version, 1);
+  },
+);
+
+pgOnly(
   `${pgBase ? '' : '[PostgreSQL only: set BERTH_TEST_DATABASE_URL] '}a database outage: /healthz answers 503 quickly, imports fail with DATABASE_UNAVAILABLE leaving staging empty, and the service recovers when the database does`,
   async (t) => {
     const berth = await startBerth({ BERTH_INSTANCE_TIMEOUT_SECONDS: '3' });
