@@ -229,6 +229,40 @@ test('an import whose session ended without writing its report is recorded as fa
   await fs.rm(path.join(berth.dataDir, 'staging', live), { recursive: true });
 });
 
+test('staging folders of imports that are not running are removed once older than the heartbeat timeout; a running import\'s folder stays', async (t) => {
+  const berth = await startBerth({ BERTH_INSTANCE_TIMEOUT_SECONDS: '10' });
+  t.teardown(() => berth.close());
+  await berth.api('POST', '/api/v1/repositories', { name: 'leftover/app' });
+  const staging = path.join(berth.dataDir, 'staging');
+  const old = new Date(Date.now() - 3600_000);
+  const running = '77777777-7777-4777-8777-777777777777';
+  await berth.server.services.db('imports').insert({
+    id: running,
+    repository: 'leftover/app',
+    status: 'running',
+    manifests: '[]',
+    blobs: '[]',
+    bytes_received: 0,
+    created_at: old.toISOString(),
+    instance_id: berth.server.services.instanceId,
+  });
+  const failed = (await berth.importRaw('leftover/app', Buffer.from('not a tar'))).body.id as string;
+  const unknown = '88888888-8888-4888-8888-888888888888';
+  const fresh = '99999999-9999-4999-8999-999999999999';
+  for (const id of [running, failed, unknown, fresh]) {
+    await fs.mkdir(path.join(staging, id));
+    await fs.writeFile(path.join(staging, id, '0'), 'left');
+    if (id !== fresh) await fs.utimes(path.join(staging, id), old, old);
+  }
+  await until('the old folders to go', async () => {
+    const entries = await fs.readdir(staging);
+    return entries.includes(failed) || entries.includes(unknown) ? undefined : true;
+  });
+  t.deepEqual((await fs.readdir(staging)).sort(), [running, fresh].sort());
+  await berth.server.services.db('imports').where({ id: running }).update({ status: 'failed' });
+  for (const id of [running, fresh]) await fs.rm(path.join(staging, id), { recursive: true });
+});
+
 const pgOnly = pgBase ? test : test.skip;
 
 pgOnly(
