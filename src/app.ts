@@ -3,9 +3,12 @@
 import Koa from 'koa';
 import compose from 'koa-compose';
 import type { Services } from './services/deps.js';
+import { pingDatabase } from './db/connect.js';
 import { apiRouter } from './http/api/routes.js';
 import { accessLog, apiErrors, requestId, requireAdmin } from './http/middleware.js';
 import { registryStack } from './http/registry/routes.js';
+
+const HEALTH_TIMEOUT_MS = 1500;
 
 export interface AppDeps extends Services {
   adminToken: string;
@@ -33,15 +36,16 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = await deps.metrics.registry.metrics();
   });
 
+  // Ready means the database answers: bounded by HEALTH_TIMEOUT_MS, never the pool's acquire timeout.
   app.use(async (ctx, next) => {
     if (ctx.path !== '/healthz') return next();
-    try {
-      await deps.db.raw('select 1');
+    if (await pingDatabase(deps.db, HEALTH_TIMEOUT_MS)) {
       ctx.body = { status: 'ok' };
-    } catch {
-      ctx.status = 503;
-      ctx.body = { status: 'unavailable', error: { code: 'UNAVAILABLE', message: 'database unreachable', details: null } };
+      return;
     }
+    ctx.status = 503;
+    ctx.set('Retry-After', '1');
+    ctx.body = { status: 'unavailable', error: { code: 'DATABASE_UNAVAILABLE', message: 'the database is unreachable', details: null } };
   });
 
   const api = apiRouter(deps);

@@ -14,6 +14,11 @@ export interface Config {
   readonly maxUploadBytes: number;
   /** seconds to wait for in-flight requests on SIGTERM */
   readonly shutdownGraceSeconds: number;
+  /**
+   * a process whose heartbeat is older than this is gone: another process (or the next start) fails
+   * its running imports with INTERRUPTED and removes their staging folders; heartbeats come every third of it
+   */
+  readonly instanceTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -46,5 +51,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.BERTH_LOG_LEVEL ?? 'info',
     maxUploadBytes: integer(env, 'BERTH_MAX_UPLOAD_BYTES', 64 * 1024 ** 3, 1024, Number.MAX_SAFE_INTEGER),
     shutdownGraceSeconds: integer(env, 'BERTH_SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
+    instanceTimeoutSeconds: integer(env, 'BERTH_INSTANCE_TIMEOUT_SECONDS', 30, 2, 3600),
   });
 }

@@ -55,6 +55,8 @@ export const ERRORS = {
   CLIENT_ABORTED: { status: 499, oci: 'UNSUPPORTED' },
   INTERRUPTED: { status: 500, oci: 'UNKNOWN' },
   UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE' },
+  // the metadata database cannot be reached (refused, terminated, timed out); retry later
+  DATABASE_UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE' },
   INTERNAL: { status: 500, oci: 'UNKNOWN' },
 } as const satisfies Record<string, ErrorDescriptor>;
 

@@ -1,18 +1,20 @@
-// Starts Berth from a config: data folder, database and migrations, recovery of what a previous
-// process left behind, then the HTTP listener. Used by main.ts and by the tests.
+// Starts Berth from a config: data folder (held alone with SQLite), database and migrations, the
+// instance heartbeat and recovery of what a previous or a vanished process left behind, then the
+// HTTP listener. Used by main.ts and by the tests.
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApp } from './app.js';
 import { BlobStore } from './blobs/store.js';
 import type { Config } from './config.js';
-import { connect, type Db, isPostgres, migrateLatest } from './db/connect.js';
-import { failRunningImports } from './db/queries.js';
+import { connect, type Db, migrateLatest } from './db/connect.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import type { Services } from './services/deps.js';
+import { Instance, recoverSingleProcess } from './services/instances.js';
 
 export interface RunningServer {
   url: string;
@@ -22,39 +24,145 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The admin token: BERTH_ADMIN_TOKEN, or the one in `<dataDir>/admin-token`, made (mode 0600) when absent. */
+/**
+ * The admin token: BERTH_ADMIN_TOKEN, or the one in `<dataDir>/admin-token`, made (mode 0600) when
+ * absent. The file appears whole (written aside, then hard-linked into place), so processes starting
+ * at once on a shared data folder all end up with the one token that won.
+ */
 async function adminToken(config: Config, log: Logger): Promise<string> {
   if (config.adminToken !== undefined) return config.adminToken;
   const file = path.join(config.dataDir, 'admin-token');
+  const read = async () => (await fs.readFile(file, 'utf8')).trim();
   try {
-    return (await fs.readFile(file, 'utf8')).trim();
+    return await read();
   } catch (err) {
     if ((err as { code?: string }).code !== 'ENOENT') throw err;
   }
   const token = randomBytes(32).toString('base64url');
-  await fs.writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  const aside = `${file}.${randomBytes(6).toString('hex')}`;
+  await fs.writeFile(aside, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    await fs.link(aside, file);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EEXIST') return read();
+    throw err;
+  } finally {
+    await fs.rm(aside, { force: true });
+  }
   log.warn({ file }, 'generated an admin token; read it from this file');
   return token;
 }
 
-/** Removes what a crashed process left: staging files, and imports it was running. */
-async function recover(db: Db, blobs: BlobStore, log: Logger): Promise<void> {
-  const error = JSON.stringify({ code: 'INTERRUPTED', message: 'the server stopped before the import finished', details: null });
-  // With SQLite only one process uses the data folder, so everything running is ours from before.
-  // With PostgreSQL other live processes may be importing; see README (several processes).
-  const failed = isPostgres(db) ? 0 : await failRunningImports(db, error);
-  const removed = isPostgres(db) ? 0 : await blobs.clearStaging();
-  if (failed > 0 || removed > 0) log.warn({ failed_imports: failed, staging_entries: removed }, 'recovered from an unclean stop');
+/** Records of data folders this process holds, so a second server in the same process is refused too. */
+const heldDataDirs = new Set<string>();
+
+/** What `<dataDir>/berth.pid` holds: the process that uses the data folder with SQLite. */
+interface PidFile {
+  pid: number;
+  hostname: string;
+  started_at: string;
+}
+
+export class DataDirInUseError extends Error {}
+
+async function readPidFile(file: string): Promise<{ holder: Partial<PidFile>; ageMs: number } | undefined> {
+  try {
+    const [text, stat] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
+    let holder: Partial<PidFile> = {};
+    try {
+      holder = JSON.parse(text) as Partial<PidFile>;
+    } catch {
+      // a torn write; judged by its age alone
+    }
+    return { holder, ageMs: Date.now() - stat.mtimeMs };
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * SQLite and one data folder make one process: `<dataDir>/berth.pid` names the holder, and the holder
+ * touches it every heartbeat. A start is refused while the holder is alive: on the same host its pid
+ * still runs; on another host (a shared folder) it touched the file within the instance timeout.
+ * A file left by a crash is taken over. Returns the touch and release functions.
+ */
+async function lockDataDir(dataDir: string, timeoutMs: number): Promise<{ touch(): Promise<void>; release(): Promise<void> }> {
+  const file = path.join(dataDir, 'berth.pid');
+  if (heldDataDirs.has(dataDir)) {
+    throw new DataDirInUseError(`the data folder ${dataDir} is already used by a server in this process; SQLite takes one process per data folder`);
+  }
+  const mine: PidFile = { pid: process.pid, hostname: os.hostname(), started_at: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await fs.writeFile(file, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o644 });
+      heldDataDirs.add(dataDir);
+      return {
+        touch: async () => {
+          const at = new Date();
+          await fs.utimes(file, at, at).catch(() => undefined);
+        },
+        release: async () => {
+          heldDataDirs.delete(dataDir);
+          const current = await readPidFile(file).catch(() => undefined);
+          if (current?.holder.pid === mine.pid && current.holder.started_at === mine.started_at) await fs.rm(file, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+    }
+    const found = await readPidFile(file);
+    if (!found) continue;
+    const { holder, ageMs } = found;
+    // On this host the pid decides (our own pid or our parent's in the file is an earlier life of
+    // that pid, as when a container restarts as pid 1). Another host's pids mean nothing here, so
+    // there the holder's heartbeat decides: the file's age.
+    const alive =
+      holder.hostname === mine.hostname
+        ? typeof holder.pid === 'number' && holder.pid !== process.pid && holder.pid !== process.ppid && processAlive(holder.pid)
+        : ageMs < timeoutMs;
+    if (alive) {
+      throw new DataDirInUseError(
+        `the data folder ${dataDir} is in use by another Berth process (pid ${String(holder.pid)} on ${String(holder.hostname)}, ` +
+          `started ${String(holder.started_at)}); with SQLite one process uses a data folder — stop that one, or use PostgreSQL ` +
+          `(DATABASE_URL) to run several processes on one shared data folder. If that process is gone, remove ${file}.`,
+      );
+    }
+    await fs.rm(file, { force: true });
+  }
+  throw new DataDirInUseError(`could not take ${file}: other processes keep starting on the data folder ${dataDir}`);
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   await fs.mkdir(config.dataDir, { recursive: true });
-  const blobs = await BlobStore.open(config.dataDir);
-  const db = connect({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'berth.db') });
+  const sqlite = config.databaseUrl === undefined;
+  const dataDirLock = sqlite ? await lockDataDir(config.dataDir, config.instanceTimeoutSeconds * 1000) : undefined;
+  let db: Db | undefined;
+  let instance: Instance | undefined;
   try {
+    const blobs = await BlobStore.open(config.dataDir);
+    db = connect({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'berth.db'), log });
     await migrateLatest(db);
-    await recover(db, blobs, log);
     const services: Services = { config, db, blobs, log, metrics: createMetrics(), instanceId: randomUUID() };
+    // SQLite: the data folder lock makes this the only process, so everything left running is ours
+    // from before. PostgreSQL: other live processes may be importing; only the imports of instances
+    // whose heartbeat stopped are failed (services/instances.ts).
+    const recovered = sqlite ? await recoverSingleProcess(services) : { interrupted: 0, staging_removed: 0 };
+    instance = new Instance(services, dataDirLock?.touch);
+    const swept = await instance.start();
+    const failed = recovered.interrupted + swept.interrupted;
+    const removed = recovered.staging_removed + swept.staging_removed;
+    if (failed > 0 || removed > 0) log.warn({ failed_imports: failed, staging_entries: removed }, 'recovered from an unclean stop');
+
     const token = await adminToken(config, log);
     const app = createApp({ ...services, adminToken: token });
     const server: Server = app.listen(config.port, config.host);
@@ -66,8 +174,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     server.requestTimeout = 0;
     const { port } = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    log.info({ port, data_dir: config.dataDir, database: config.databaseUrl ? 'postgresql' : 'sqlite' }, 'listening');
+    log.info(
+      { port, data_dir: config.dataDir, database: sqlite ? 'sqlite' : 'postgresql', instance_id: services.instanceId },
+      'listening',
+    );
 
+    const [opened, running] = [db, instance];
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
@@ -76,11 +188,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceSeconds * 1000);
         await closed;
         clearTimeout(grace);
-        await db.destroy();
+        await running.stop();
+        await opened.destroy();
+        await dataDirLock?.release();
       })());
     return { url: `http://${host}:${port}`, port, adminToken: token, services, close };
   } catch (err) {
-    await db.destroy();
+    await instance?.stop();
+    await db?.destroy();
+    await dataDirLock?.release();
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 // Query functions. Each takes the knex handle or transaction it runs in, so a service owns the
 // transaction and a change writes exactly one version.
 import type { Knex } from 'knex';
-import type { ContentRow, ImportRow, RepositoryRow, TagRow, VersionRow } from './rows.js';
+import type { ContentRow, ImportRow, InstanceRow, RepositoryRow, TagRow, VersionRow } from './rows.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -201,6 +201,87 @@ export async function failRunningImports(q: Q, error: string, instanceId?: strin
   const query = q('imports').where({ status: 'running' });
   if (instanceId !== undefined) query.where({ instance_id: instanceId });
   return query.update({ status: 'failed', error, finished_at: now() } as never) as unknown as Promise<number>;
+}
+
+/** Of `ids`, the running imports; marks them failed with `error` and returns how many changed. */
+export async function failImports(q: Q, ids: string[], error: string): Promise<number> {
+  let changed = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    changed += (await q('imports')
+      .whereIn('id', ids.slice(i, i + 500))
+      .where({ status: 'running' })
+      .update({ status: 'failed', error, finished_at: now() } as never)) as unknown as number;
+  }
+  return changed;
+}
+
+/** Ids of the imports `instanceId` has running. */
+export async function listRunningImportIds(q: Q, instanceId: string): Promise<string[]> {
+  const rows: Array<{ id: string }> = await q('imports').where({ status: 'running', instance_id: instanceId }).select('id');
+  return rows.map((r) => r.id);
+}
+
+/** The status of each of `ids` that has an import row. */
+export async function importStatuses(q: Q, ids: string[]): Promise<Map<string, ImportRow['status']>> {
+  const found = new Map<string, ImportRow['status']>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows: Array<Pick<ImportRow, 'id' | 'status'>> = await q('imports').whereIn('id', ids.slice(i, i + 500)).select('id', 'status');
+    for (const r of rows) found.set(r.id, r.status);
+  }
+  return found;
+}
+
+/**
+ * Running imports whose process is gone: their instance has no row with a heartbeat at or after
+ * `cutoff` (it stopped, crashed, or never registered). `ownId`'s imports are never among them.
+ */
+export async function findAbandonedImports(q: Q, cutoff: string, ownId: string): Promise<Array<{ id: string; instance_id: string | null }>> {
+  return q('imports as m')
+    .where('m.status', 'running')
+    .andWhere((w) =>
+      w.whereNull('m.instance_id').orWhere((w2) =>
+        w2
+          .whereNot('m.instance_id', ownId)
+          .whereNotExists((sub) => sub.select(q.raw('1')).from('instances as i').whereRaw('i.id = m.instance_id').andWhere('i.heartbeat_at', '>=', cutoff)),
+      ),
+    )
+    .select('m.id', 'm.instance_id');
+}
+
+// instances: one row per live process, its heartbeat on the database's clock
+
+/**
+ * The database's clock as an ISO-8601 UTC string (PostgreSQL), so that processes on several hosts
+ * judge heartbeat ages by one clock. SQLite is one process on one host: its own clock.
+ */
+export async function databaseNow(q: Q): Promise<string> {
+  if (q.client.config.client !== 'pg') return now();
+  const result: { rows: Array<{ now: string }> } = await q.raw(
+    `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now`,
+  );
+  return result.rows[0]!.now;
+}
+
+/** Inserts the instance's row or moves its heartbeat to now; returns the heartbeat time. */
+export async function touchInstance(q: Q, instance: Omit<InstanceRow, 'heartbeat_at'>): Promise<string> {
+  const at = await databaseNow(q);
+  await q('instances')
+    .insert({ ...instance, heartbeat_at: at })
+    .onConflict('id')
+    .merge(['heartbeat_at']);
+  return at;
+}
+
+export async function deleteInstance(q: Q, id: string): Promise<void> {
+  await q('instances').where({ id }).delete();
+}
+
+/** Removes instance rows whose heartbeat is older than `cutoff`; with no cutoff, every row but `keep`'s. */
+export async function deleteStaleInstances(q: Q, cutoff: string | undefined, keep?: string): Promise<number> {
+  const query = q('instances');
+  if (cutoff !== undefined) query.where('heartbeat_at', '<', cutoff);
+  if (keep !== undefined) query.whereNot('id', keep);
+  return query.delete() as unknown as Promise<number>;
 }
 
 // blob-store lock: import commits hold it shared, orphan cleanup exclusive (PostgreSQL advisory

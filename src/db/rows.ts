@@ -52,3 +52,12 @@ export interface ImportRow {
   error: string | null;
   instance_id: string | null;
 }
+
+/** A live Berth process (see migrations/20261201000000_instances.ts). */
+export interface InstanceRow {
+  id: string;
+  hostname: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+}

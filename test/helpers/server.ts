@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory from 'knex';
-import { loadConfig } from '../../src/config.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 
@@ -16,6 +16,8 @@ export interface TestServer {
   dataDir: string;
   server: RunningServer;
   databaseUrl: string | undefined;
+  /** the configuration the server was started with (peers start from it) */
+  config: Config;
   /** JSON API call with the admin token */
   api(method: string, pathname: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   /** multipart import: the file part and the tag field, in the order given */
@@ -28,7 +30,7 @@ export interface TestServer {
 }
 
 /** A fresh PostgreSQL database for one server, when the suite runs on PostgreSQL. */
-async function freshPostgres(base: string): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function freshPostgres(base: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   const name = `berth_test_${randomBytes(6).toString('hex')}`;
   const admin = knexFactory({ client: 'pg', connection: base, pool: { min: 0, max: 1 } });
   await admin.raw(`CREATE DATABASE ${name}`);
@@ -37,6 +39,7 @@ async function freshPostgres(base: string): Promise<{ url: string; drop: () => P
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
+    name,
     drop: async () => {
       const again = knexFactory({ client: 'pg', connection: base, pool: { min: 0, max: 1 } });
       await again.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -71,6 +74,7 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
       return server;
     },
     databaseUrl: pg?.url,
+    config,
     async api(method, pathname, body, headers = {}) {
       const res = await fetch(`${server.url}${pathname}`, {
         method,
@@ -127,4 +131,23 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
     },
   };
   return t;
+}
+
+/**
+ * Another server in this process on the same database and data folder as `berth` (PostgreSQL: a
+ * second instance; SQLite refuses it). The caller closes it.
+ */
+export async function startPeer(berth: TestServer, env: Record<string, string> = {}): Promise<RunningServer> {
+  const config = loadConfig({
+    BERTH_DATA_DIR: berth.dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    BERTH_ADMIN_TOKEN: ADMIN_TOKEN,
+    BERTH_LOG_LEVEL: berth.config.logLevel,
+    BERTH_SHUTDOWN_GRACE_SECONDS: '2',
+    BERTH_INSTANCE_TIMEOUT_SECONDS: String(berth.config.instanceTimeoutSeconds),
+    ...(berth.databaseUrl ? { DATABASE_URL: berth.databaseUrl } : {}),
+    ...env,
+  });
+  return startServer(config, createLogger(config.logLevel));
 }
