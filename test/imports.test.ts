@@ -418,3 +418,39 @@ test('the manifest digest is the sha256 of manifest.json exactly as uploaded', a
   const res = await berth.importMultipart(repo, await tarOf(entries));
   t.is(res.body.manifests[0].digest, sha256(pretty));
 });
+
+test('an import that another process has already ended (taken for gone) does not commit', async (t) => {
+  const { berth } = t.context;
+  const repo = await newRepo(berth);
+  const archive = await tarOf(dirEntries(makeImage({ layers: [randomBytes(1024 * 1024)] })));
+  const url = new URL(`${berth.url}/api/v1/repositories/${repo}/imports?tag=v1`);
+  const response = new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/x-tar', 'Content-Length': String(archive.length) },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    });
+    req.write(archive.subarray(0, 512 * 1024), async () => {
+      // What a sweep in another process does to an import whose instance stopped beating.
+      let running: { id: string } | undefined;
+      for (let i = 0; i < 100 && !running; i++) {
+        running = (await berth.api('GET', `/api/v1/imports?repository=${encodeURIComponent(repo)}&status=running`)).body.imports[0];
+        if (!running) await new Promise((r) => setTimeout(r, 20));
+      }
+      await berth.server.services.db('imports').where({ id: running!.id }).update({ status: 'failed', error: JSON.stringify({ code: 'INTERRUPTED', message: 'swept', details: null }) });
+      req.end(archive.subarray(512 * 1024));
+    });
+  });
+  const res = await response;
+  t.is(res.status, 500);
+  t.is(res.body.error.code, 'INTERRUPTED');
+  t.is(res.body.status, 'failed');
+  t.is(res.body.error.message, 'swept', 'the first recorded outcome stands');
+  t.is(await latest(berth, repo), 0);
+  t.deepEqual(await berth.stagingEntries(), []);
+});

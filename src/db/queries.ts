@@ -181,6 +181,11 @@ export async function updateImport(q: Q, id: string, patch: Partial<ImportRow>):
   await q('imports').where({ id }).update(patch);
 }
 
+/** Ends a running import; false when it is no longer running (another process already ended it). */
+export async function finishImport(q: Q, id: string, patch: Partial<ImportRow>): Promise<boolean> {
+  return (await q('imports').where({ id, status: 'running' }).update(patch)) > 0;
+}
+
 export async function findImport(q: Q, id: string): Promise<ImportRow | undefined> {
   return q<ImportRow>('imports').where({ id }).first();
 }

@@ -90,6 +90,7 @@ export class ImportSession {
   private format: string | null = null;
   private readonly started = Date.now();
   private ended = false;
+  private failure: Pick<ImportRow, 'status' | 'format' | 'tag' | 'bytes_received' | 'finished_at' | 'duration_ms' | 'error'> | undefined;
 
   private constructor(
     private readonly s: Services,
@@ -206,7 +207,7 @@ export class ImportSession {
     const tags: Array<{ tag: Tag; digest: Digest }> =
       this.tagField !== undefined ? plan.roots.map((digest) => ({ tag: this.tagField!, digest })) : plan.archiveTags;
 
-    return this.s.db.transaction(async (tx) => {
+    const committed = await this.s.db.transaction(async (tx) => {
       const repo = await q.lockRepository(tx, this.repository.id);
       if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository was deleted during the import', { name: this.repository.name });
       const latest = repo.latest_version;
@@ -258,7 +259,7 @@ export class ImportSession {
         duration_ms: Date.now() - this.started,
         error: null,
       };
-      await q.updateImport(tx, this.id, {
+      const finished = await q.finishImport(tx, this.id, {
         status: 'completed',
         format: report.format,
         tag: report.tag,
@@ -270,9 +271,12 @@ export class ImportSession {
         finished_at: finishedAt,
         duration_ms: report.duration_ms,
       });
-      this.ended = true;
+      // Another process took this one for gone and failed the import: its version must not appear.
+      if (!finished) throw new BerthError('INTERRUPTED', 'the import was ended elsewhere before it could commit', null);
       return report;
     });
+    this.ended = true;
+    return committed;
   }
 
   private record(status: 'completed' | 'failed', code: string | null): void {
@@ -291,17 +295,19 @@ export class ImportSession {
         aborted || isClientAbort(err)
           ? { code: 'CLIENT_ABORTED', message: 'the client went away before the upload finished', details: null }
           : toErrorBody(err);
-      const finishedAt = q.now();
+      const patch = {
+        status: 'failed' as const,
+        format: this.format,
+        tag: this.tagField ?? null,
+        bytes_received: this.bytesReceived,
+        finished_at: q.now(),
+        duration_ms: Date.now() - this.started,
+        error: JSON.stringify(body),
+      };
+      this.failure = patch;
       try {
-        await q.updateImport(this.s.db, this.id, {
-          status: 'failed',
-          format: this.format,
-          tag: this.tagField ?? null,
-          bytes_received: this.bytesReceived,
-          finished_at: finishedAt,
-          duration_ms: Date.now() - this.started,
-          error: JSON.stringify(body),
-        });
+        // The first outcome recorded stands (a sweep may have failed it already).
+        await q.finishImport(this.s.db, this.id, patch);
       } catch (dbErr) {
         this.s.log.error({ import_id: this.id, err: dbErr }, 'import report update failed');
       }
@@ -309,6 +315,13 @@ export class ImportSession {
       const level = body.code === 'INTERNAL' ? 'error' : 'warn';
       this.s.log[level]({ import_id: this.id, repository: this.repository.name, code: body.code, ...(body.code === 'INTERNAL' ? { err } : {}) }, 'import failed');
     }
-    return getImport(this.s, this.id);
+    try {
+      return await getImport(this.s, this.id);
+    } catch (readErr) {
+      // The database is out of reach: answer with the report as this process knows it; the
+      // instance sweep records it once the database is back.
+      if (!this.failure) throw readErr;
+      return reportFromRow({ id: this.id, repository: this.repository.name, version: null, new_version: null, manifests: '[]', blobs: '[]', created_at: this.createdAt, instance_id: this.s.instanceId, ...this.failure! });
+    }
   }
 }
