@@ -78,6 +78,25 @@ test('a docker-archive imports with a manifest built from its own layer bytes, a
   t.deepEqual(await berth.stagingEntries(), []);
 });
 
+test('a docker save archive of the older kind, with <id>/layer.tar files and <id>/json, imports the same image', async (t) => {
+  const { berth } = t.context;
+  const repo = await newRepo(berth);
+  const image = makeImage({ layerCount: 2 });
+  // Replace each link by the layer file itself, as docker save before 25 writes it.
+  const linked = dockerArchiveEntries([{ image, repoTags: ['app:v1'] }]);
+  const byName = new Map(linked.map((e) => [e.name, e]));
+  const entries = linked
+    .filter((e) => !/^[a-f0-9]{64}\.tar$/.test(e.name))
+    .flatMap((e): Entry[] =>
+      e.type === 'symlink'
+        ? [{ name: e.name.replace('layer.tar', 'json'), data: '{}' }, { name: e.name, data: byName.get(e.linkname!.slice(3))!.data! }]
+        : [e],
+    );
+  const res = await berth.importRaw(repo, await tarOf(entries));
+  t.is(res.status, 201, JSON.stringify(res.body.error));
+  t.deepEqual(await tags(berth, repo), [['v1', sha256(dockerArchiveManifest(image))]]);
+});
+
 test('several images in one docker-archive all import, each with its RepoTags; no RepoTags means untagged', async (t) => {
   const { berth } = t.context;
   const repo = await newRepo(berth);
