@@ -14,6 +14,8 @@ export interface BenchOptions {
   /** repetitions of each big import, floor and peer push; the median is reported */
   rounds: number;
   smallImports: number;
+  /** seconds of quiet before each timed step (after a sync), so that every contestant starts alike */
+  settleSeconds: number;
   skipPeer: boolean;
   /** parent folder of the bench folder: the filesystem that is measured */
   dir: string;
@@ -33,6 +35,7 @@ const USAGE = `npm run bench -- [options]
   --runs N            latency samples: incomplete re-imports, and small imports per level (default 20)
   --rounds N          repetitions of each big import, floor and peer push; medians shown (default 3)
   --small-imports N   small imports per concurrency level (default max(runs, 200))
+  --settle S          seconds to wait after a sync before each timed step (default 3; see README)
   --skip-peer         do not push to the reference registry (docker-registry + skopeo)
   --dir PATH          where the bench folder is made; its filesystem is measured (default ./.bench)
   --tsx               run Berth from src/ through tsx instead of building dist/
@@ -48,6 +51,12 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
   return value;
 }
 
+function nonNegative(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a number of seconds, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 export function parseOptions(argv: string[]): BenchOptions | undefined {
   const { values } = parseArgs({
     args: argv,
@@ -58,6 +67,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       runs: { type: 'string' },
       rounds: { type: 'string' },
       'small-imports': { type: 'string' },
+      settle: { type: 'string' },
       'skip-peer': { type: 'boolean', default: false },
       dir: { type: 'string' },
       tsx: { type: 'boolean', default: false },
@@ -83,6 +93,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     runs,
     rounds: positive('rounds', values.rounds, 3),
     smallImports: positive('small-imports', values['small-imports'], Math.max(runs, 200)),
+    settleSeconds: values.settle === undefined ? 3 : nonNegative('settle', values.settle),
     skipPeer: values['skip-peer'],
     dir: path.resolve(values.dir ?? path.join(process.cwd(), '.bench')),
     tsx: values.tsx,

@@ -44,6 +44,16 @@ export function syncDisks(): void {
   spawnSync('sync', { stdio: 'ignore' });
 }
 
+/**
+ * Syncs, then waits. On a VM whose freed memory goes back to the host a moment later (free page
+ * reporting), page cache is cheap right after a big delete and dear a few seconds on; waiting puts
+ * every timed step in the same state, that of a server whose memory was freed long ago.
+ */
+export async function settle(seconds: number): Promise<void> {
+  syncDisks();
+  if (seconds > 0) await new Promise((r) => setTimeout(r, seconds * 1000));
+}
+
 export interface Timed {
   ms: number;
   stdout: string;

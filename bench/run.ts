@@ -12,7 +12,7 @@ import { durableWrite, sameFilesystem, sha256Of } from './floor.js';
 import { generateImage, type BenchImage } from './image.js';
 import { type BenchOptions, machine, parseOptions } from './options.js';
 import { PeerRegistry, peerAvailable } from './peer.js';
-import { RssSampler, syncDisks } from './processes.js';
+import { RssSampler, settle, syncDisks } from './processes.js';
 import { median, mib, MiB, ms, percentile, rate, type Row, table } from './report.js';
 
 const REPO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,7 +63,7 @@ class Bench {
     try {
       await berth.createRepository(REPOSITORY);
       const idleRss = berth.memory().hwm;
-      syncDisks();
+      await settle(this.opts.settleSeconds);
       const sampler = new RssSampler(berth.pid);
       const result = await berth.importFile(REPOSITORY, image.tar, 'v1', mode);
       const sampledRss = sampler.stop();
@@ -102,7 +102,7 @@ class Bench {
       const repos = Array.from({ length: concurrency }, (_, w) => `small/c${concurrency}-${w}`);
       for (const r of repos) await berth.createRepository(r);
       expectImported(await berth.importBuffer(repos[0]!, await tarOf(dirEntries(makeImage())), 'warm-up'), 'warm-up import', true);
-      syncDisks();
+      await settle(this.opts.settleSeconds);
       const latencies: number[] = [];
       let next = 0;
       const started = performance.now();
@@ -125,7 +125,7 @@ class Bench {
   async peerPush(image: BenchImage): Promise<{ ms: number; peakRss: number }> {
     const registry = await PeerRegistry.start(path.join(this.root, 'peer'));
     try {
-      syncDisks();
+      await settle(this.opts.settleSeconds);
       const pushed = await registry.push(image.dir);
       return { ms: pushed, peakRss: registry.memory().hwm };
     } finally {
@@ -182,7 +182,7 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
   // Rounds interleave the contestants, so that a slow spell of a shared machine hits all of them.
   for (let round = 1; round <= opts.rounds; round++) {
     log(`round ${round}/${opts.rounds}: floor`);
-    syncDisks();
+    await settle(opts.settleSeconds);
     floor.push(await durableWrite(big.tar, floorDir));
     syncDisks();
     sha.push(await sha256Of(big.tar));
@@ -212,7 +212,7 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
       '',
       `${command}`,
       `machine: ${machine()}; data folder filesystem: ${filesystemOf(root)}`,
-      `image: ${opts.sizeMiB} MiB in ${opts.layers} layers, tarball ${mib(big.tarBytes)}; medians of ${opts.rounds} rounds; ${opts.runs} latency runs`,
+      `image: ${opts.sizeMiB} MiB in ${opts.layers} layers, tarball ${mib(big.tarBytes)}; medians of ${opts.rounds} rounds, ${opts.settleSeconds} s of quiet before each; ${opts.runs} latency runs`,
       '',
       table(rows),
       '',
