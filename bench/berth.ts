@@ -12,6 +12,7 @@ export interface BerthStartOptions {
   repoDir: string;
   dataDir: string;
   tsx: boolean;
+  nodeFlags: string[];
   cpuProf: string | undefined;
 }
 
@@ -37,6 +38,7 @@ export class BerthProcess {
     await fs.mkdir(opts.dataDir, { recursive: true });
     const token = randomBytes(24).toString('hex');
     const nodeArgs = [
+      ...opts.nodeFlags,
       ...(opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : []),
       ...(opts.tsx ? ['--import', 'tsx', path.join(opts.repoDir, 'src/main.ts')] : [path.join(opts.repoDir, 'dist/src/main.js')]),
     ];

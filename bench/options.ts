@@ -21,6 +21,8 @@ export interface BenchOptions {
   dir: string;
   /** run Berth from src/ through tsx instead of the compiled dist/ */
   tsx: boolean;
+  /** extra node flags for every Berth process, e.g. "--max-semi-space-size=1" */
+  nodeFlags: string[];
   /** write a V8 CPU profile of every Berth process into this folder */
   cpuProf: string | undefined;
   keep: boolean;
@@ -39,6 +41,7 @@ const USAGE = `npm run bench -- [options]
   --skip-peer         do not push to the reference registry (docker-registry + skopeo)
   --dir PATH          where the bench folder is made; its filesystem is measured (default ./.bench)
   --tsx               run Berth from src/ through tsx instead of building dist/
+  --node-flags FLAGS  extra node flags for each Berth process, e.g. --node-flags=--max-semi-space-size=1
   --cpu-prof DIR      write a V8 CPU profile of each Berth process into DIR
   --keep              keep the bench folder
   --json FILE         also write the figures as JSON
@@ -71,6 +74,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'skip-peer': { type: 'boolean', default: false },
       dir: { type: 'string' },
       tsx: { type: 'boolean', default: false },
+      'node-flags': { type: 'string' },
       'cpu-prof': { type: 'string' },
       keep: { type: 'boolean', default: false },
       json: { type: 'string' },
@@ -97,6 +101,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     skipPeer: values['skip-peer'],
     dir: path.resolve(values.dir ?? path.join(process.cwd(), '.bench')),
     tsx: values.tsx,
+    nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
     cpuProf: values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']),
     keep: values.keep,
     json: values.json === undefined ? undefined : path.resolve(values.json),

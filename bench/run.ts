@@ -47,6 +47,7 @@ class Bench {
       repoDir: REPO_DIR,
       dataDir: path.join(this.root, `berth-${this.serial++}`),
       tsx: this.opts.tsx,
+      nodeFlags: this.opts.nodeFlags,
       cpuProf: this.opts.cpuProf,
     });
   }
@@ -79,6 +80,7 @@ class Bench {
 
   /** The incomplete re-import (manifest and config only; the repository owns the layers), and /healthz beside it. */
   private async reimports(berth: BerthProcess, image: BenchImage, into: Latencies): Promise<void> {
+    await settle(this.opts.settleSeconds);
     for (let i = 0; i < 2; i++) expectImported(await berth.importBuffer(REPOSITORY, image.incomplete, 'v1'), 'warm-up re-import', false);
     for (let i = 0; i < this.opts.runs; i++) {
       const result = await berth.importBuffer(REPOSITORY, image.incomplete, 'v1');

@@ -254,14 +254,16 @@ export class StagingArea {
   }
 
   /**
-   * Moves a staged blob into the store (atomic rename, then fsync of the folder). A pinned blob that
-   * is still stored only drops its pin. Callers hold the blob-store lock (lockBlobStoreShared in db/queries.ts).
+   * Moves a staged blob into the store (atomic rename, then fsync of the folder). A blob the store
+   * already holds (a pinned one, or a small one such as a manifest sent again) only drops its staged
+   * copy: stored blobs are immutable and durable. Callers hold the blob-store lock
+   * (lockBlobStoreShared in db/queries.ts), so orphan cleanup cannot take the stored one meanwhile.
    */
   async commit(blob: StagedBlob): Promise<void> {
     if (blob.committed) return;
     const target = this.store.blobPath(blob.digest);
     const parent = path.dirname(target);
-    if (blob.alreadyStored && (await this.store.stat(blob.digest)) !== undefined) {
+    if ((await this.store.stat(blob.digest)) !== undefined) {
       await fs.rm(blob.file, { force: true });
       blob.file = target;
       blob.committed = true;
