@@ -1,52 +1,56 @@
 // The machine's floor for an import: the same bytes copied durably (read, write, fsync of the file
 // and its folder) onto the data folder's filesystem, and, apart, the sha256 of them.
 import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
 const CHUNK = 1024 * 1024;
 
-/** Copies `source` into `folder` with plain 1 MiB reads and writes, then fsyncs; returns milliseconds. */
+/**
+ * Copies `source` into `folder` the way dd does (bs=1M conv=fsync): blocking 1 MiB reads and
+ * writes, then fsync of the file and of its folder. Returns milliseconds.
+ */
 export async function durableWrite(source: string, folder: string): Promise<number> {
   await fs.mkdir(folder, { recursive: true });
   const target = path.join(folder, 'floor.bin');
   const buffer = Buffer.allocUnsafe(CHUNK);
   const started = performance.now();
-  const input = await fs.open(source, 'r');
-  const output = await fs.open(target, 'wx', 0o644);
+  const input = openSync(source, 'r');
+  const output = openSync(target, 'wx', 0o644);
   try {
     for (;;) {
-      const { bytesRead } = await input.read(buffer, 0, CHUNK, null);
-      if (bytesRead === 0) break;
-      await output.write(buffer, 0, bytesRead);
+      const n = readSync(input, buffer, 0, CHUNK, null);
+      if (n === 0) break;
+      for (let off = 0; off < n; ) off += writeSync(output, buffer, off, n - off);
     }
-    await output.sync();
+    fsyncSync(output);
   } finally {
-    await output.close();
-    await input.close();
+    closeSync(output);
+    closeSync(input);
   }
-  const dir = await fs.open(folder, 'r');
-  await dir.sync();
-  await dir.close();
+  const dir = openSync(folder, 'r');
+  fsyncSync(dir);
+  closeSync(dir);
   const ms = performance.now() - started;
   await fs.rm(target);
   return ms;
 }
 
 /** Reads `source` and hashes it with sha256, as Berth does for every blob; returns milliseconds. */
-export async function sha256Of(source: string): Promise<number> {
+export function sha256Of(source: string): number {
   const buffer = Buffer.allocUnsafe(CHUNK);
   const started = performance.now();
   const hash = createHash('sha256');
-  const input = await fs.open(source, 'r');
+  const input = openSync(source, 'r');
   try {
     for (;;) {
-      const { bytesRead } = await input.read(buffer, 0, CHUNK, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
+      const n = readSync(input, buffer, 0, CHUNK, null);
+      if (n === 0) break;
+      hash.update(buffer.subarray(0, n));
     }
   } finally {
-    await input.close();
+    closeSync(input);
   }
   hash.digest();
   return performance.now() - started;

@@ -35,7 +35,7 @@ const USAGE = `npm run bench -- [options]
   --small-size MiB    size set beside it for peak RSS (default 256, or size/4 when smaller)
   --layers N          layers in the image (default 4)
   --runs N            latency samples: incomplete re-imports, and small imports per level (default 20)
-  --rounds N          repetitions of each big import, floor and peer push; medians shown (default 3)
+  --rounds N          repetitions of each big import, floor and peer push; medians shown (default 5)
   --small-imports N   small imports per concurrency level (default max(runs, 200))
   --settle S          seconds to wait after a sync before each timed step (default 3; see README)
   --skip-peer         do not push to the reference registry (docker-registry + skopeo)
@@ -95,7 +95,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     smallSizeMiB: positive('small-size', values['small-size'], Math.max(layers, Math.min(256, Math.floor(sizeMiB / 4)))),
     layers,
     runs,
-    rounds: positive('rounds', values.rounds, 3),
+    rounds: positive('rounds', values.rounds, 5),
     smallImports: positive('small-imports', values['small-imports'], Math.max(runs, 200)),
     settleSeconds: values.settle === undefined ? 3 : nonNegative('settle', values.settle),
     skipPeer: values['skip-peer'],

@@ -187,7 +187,7 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
     await settle(opts.settleSeconds);
     floor.push(await durableWrite(big.tar, floorDir));
     syncDisks();
-    sha.push(await sha256Of(big.tar));
+    sha.push(sha256Of(big.tar));
     log(`round ${round}/${opts.rounds}: berth, curl -F`);
     multipart.push(await bench.importOnce(big, 'multipart', round === 1 ? latencies : undefined));
     log(`round ${round}/${opts.rounds}: berth, raw body`);

@@ -24,8 +24,12 @@ export interface StagedBlob {
   committed: boolean;
 }
 
-/** How many bytes a blob being staged may hold back while its previous write is on the disk. */
-const SINK_BUFFER_BYTES = 1024 * 1024;
+/**
+ * How many bytes a blob being staged may hold back while its previous write runs; they go out in
+ * one writev. 4 MiB keeps the socket flowing through the jitter of page-cache writes (1 MiB was
+ * ~15 % slower on a 1 GiB import, 16 MiB no faster and larger in memory; see bench/).
+ */
+const SINK_BUFFER_BYTES = 4 * 1024 * 1024;
 
 function storageError(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
