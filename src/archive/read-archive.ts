@@ -139,6 +139,8 @@ export async function readArchive(source: Readable, staging: StagingArea, option
       await readEntry(entry as unknown as TarSource, listing, staging);
     }
     await feed;
+    // Each blob was fsynced while the next one streamed in; the import goes on once all are on the disk.
+    await staging.durable();
   } catch (err) {
     body.destroy();
     source.resume();
@@ -181,7 +183,7 @@ async function readEntry(entry: TarSource, listing: ArchiveListing, staging: Sta
         throw new BerthError('ENTRY_DUPLICATE', 'archive holds the same entry twice', { entry: name });
       }
       listing.order.push(name);
-      listing.files.set(name, await staging.stage(entry, claimedDigest(name)));
+      listing.files.set(name, await staging.stage(entry, claimedDigest(name), { flushLater: true }));
       return;
     }
     case 'symlink':

@@ -1,7 +1,7 @@
 // The content-addressed blob store on disk. Layout (part of the contract, operators back it up):
 //   <dataDir>/blobs/sha256/<first 2 hex>/<64 hex>   committed blobs, immutable, never rewritten
 //   <dataDir>/staging/<upload id>/<n>                in-flight uploads only; empty when idle
-// Bytes are hashed while they are written to staging; commit fsyncs and renames into place.
+// Bytes are hashed while they are written to staging and fsynced before commit renames them into place.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -24,6 +24,13 @@ export interface StagedBlob {
   committed: boolean;
 }
 
+/**
+ * How many bytes a blob being staged may hold back while its previous write runs; they go out in
+ * one writev. 4 MiB keeps the socket flowing through the jitter of page-cache writes (1 MiB was
+ * ~15 % slower on a 1 GiB import, 16 MiB no faster and larger in memory; see bench/).
+ */
+const SINK_BUFFER_BYTES = 4 * 1024 * 1024;
+
 function storageError(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
@@ -32,36 +39,65 @@ function storageError(err: unknown): unknown {
   return err;
 }
 
-/** A Writable that hashes every chunk and writes it to an open file; `final` fsyncs and closes. */
+/**
+ * A Writable that hashes every chunk and writes it to an open file (or only hashes, without one).
+ * Each write is handed to the thread pool first and the same bytes are hashed while it runs, so
+ * hashing (main thread) and writing (a pool thread) overlap instead of taking turns. Chunks that
+ * arrive meanwhile wait in the buffer and go out together in one writev.
+ */
 class HashingFileSink extends Writable {
   readonly hash: Hash = createHash('sha256');
   size = 0;
 
   constructor(private readonly handle: fs.FileHandle | null) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: SINK_BUFFER_BYTES });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    const written = this.handle?.write(chunk);
     this.hash.update(chunk);
     this.size += chunk.length;
-    if (!this.handle) return done();
-    this.handle.write(chunk).then(() => done(), (err: Error) => done(storageError(err) as Error));
+    this.settle(written, done);
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
     const buffers = chunks.map((c) => c.chunk);
+    const written = this.handle?.writev(buffers);
     for (const b of buffers) {
       this.hash.update(b);
       this.size += b.length;
     }
-    if (!this.handle) return done();
-    this.handle.writev(buffers).then(() => done(), (err: Error) => done(storageError(err) as Error));
+    this.settle(written, done);
   }
 
-  override _final(done: (err?: Error | null) => void): void {
-    if (!this.handle) return done();
-    this.handle.sync().then(() => done(), (err: Error) => done(storageError(err) as Error));
+  private settle(written: Promise<unknown> | undefined, done: (err?: Error | null) => void): void {
+    if (!written) return done();
+    written.then(() => done(), (err: Error) => done(storageError(err) as Error));
   }
+}
+
+/** fsyncs and closes a staged file; settles to the failure it met (undefined when none), never rejects. */
+async function flush(handle: fs.FileHandle): Promise<unknown> {
+  let failure: unknown;
+  try {
+    await handle.sync();
+  } catch (err) {
+    failure = storageError(err);
+  }
+  try {
+    await handle.close();
+  } catch (err) {
+    failure ??= err;
+  }
+  return failure;
+}
+
+export interface StageOptions {
+  /**
+   * Return as soon as the bytes are written and let the fsync run while the caller streams the next
+   * blob; `durable()` (or `commit()`) waits for it. Without it, `stage()` returns a durable blob.
+   */
+  flushLater?: boolean;
 }
 
 export class BlobStore {
@@ -158,6 +194,8 @@ export class BlobStore {
 export class StagingArea {
   private counter = 0;
   private aborted = false;
+  /** fsyncs still running or done, by staged file; each settles to its failure (undefined when none) */
+  private readonly flushes = new Map<string, Promise<unknown>>();
 
   constructor(private readonly store: BlobStore, readonly dir: string) {}
 
@@ -165,7 +203,7 @@ export class StagingArea {
    * Streams `source` into staging while hashing it. When `claimed` names a digest the store already
    * holds, the bytes are only hashed (a blob already stored is not written twice) and must match.
    */
-  async stage(source: Readable, claimed?: Digest): Promise<StagedBlob> {
+  async stage(source: Readable, claimed?: Digest, options: StageOptions = {}): Promise<StagedBlob> {
     if (this.aborted) throw new Error('staging area was aborted');
     const file = path.join(this.dir, String(this.counter++));
     if (claimed && (await this.pin(claimed, file))) {
@@ -180,13 +218,29 @@ export class StagingArea {
     const handle = await fs.open(file, 'wx', 0o644).catch((err: unknown) => {
       throw storageError(err);
     });
+    let blob: StagedBlob;
     try {
       const sink = new HashingFileSink(handle);
       await pipeline(source, sink);
-      return { digest: digestFromHex(sink.hash.digest('hex')), size: sink.size, file, alreadyStored: false, committed: false };
-    } finally {
+      blob = { digest: digestFromHex(sink.hash.digest('hex')), size: sink.size, file, alreadyStored: false, committed: false };
+    } catch (err) {
       await handle.close();
+      throw err;
     }
+    const flushed = flush(handle);
+    this.flushes.set(file, flushed);
+    if (!options.flushLater) await this.throwIfFailed(flushed);
+    return blob;
+  }
+
+  /** Waits until every blob staged so far is on the disk; throws the first fsync failure. */
+  async durable(): Promise<void> {
+    for (const flushed of this.flushes.values()) await this.throwIfFailed(flushed);
+  }
+
+  private async throwIfFailed(flushed: Promise<unknown> | undefined): Promise<void> {
+    const failure = await flushed;
+    if (failure !== undefined) throw failure;
   }
 
   /**
@@ -204,19 +258,22 @@ export class StagingArea {
   }
 
   /**
-   * Moves a staged blob into the store (atomic rename, then fsync of the folder). A pinned blob that
-   * is still stored only drops its pin. Callers hold the blob-store lock (lockBlobStoreShared in db/queries.ts).
+   * Moves a staged blob into the store (atomic rename, then fsync of the folder). A blob the store
+   * already holds (a pinned one, or a small one such as a manifest sent again) only drops its staged
+   * copy: stored blobs are immutable and durable. Callers hold the blob-store lock
+   * (lockBlobStoreShared in db/queries.ts), so orphan cleanup cannot take the stored one meanwhile.
    */
   async commit(blob: StagedBlob): Promise<void> {
     if (blob.committed) return;
     const target = this.store.blobPath(blob.digest);
     const parent = path.dirname(target);
-    if (blob.alreadyStored && (await this.store.stat(blob.digest)) !== undefined) {
+    if ((await this.store.stat(blob.digest)) !== undefined) {
       await fs.rm(blob.file, { force: true });
       blob.file = target;
       blob.committed = true;
       return;
     }
+    await this.throwIfFailed(this.flushes.get(blob.file));
     try {
       await fs.mkdir(parent, { recursive: true });
       await fs.rename(blob.file, target);
@@ -236,6 +293,7 @@ export class StagingArea {
   /** Removes the staging folder and whatever is left in it. Safe to call more than once. */
   async abort(): Promise<void> {
     this.aborted = true;
+    await Promise.all(this.flushes.values());
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }

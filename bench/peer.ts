@@ -1,0 +1,87 @@
+// The peer: the reference distribution registry (Debian's docker-registry) on 127.0.0.1, pushed to
+// by skopeo from the same image's dir: folder. Every push is a first push: the registry starts on an
+// empty storage folder and skopeo's blob-info cache is removed, so nothing is known to exist.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, memoryOf, stopChild, timedCommand, waitFor } from './processes.js';
+
+export const REGISTRY = '/usr/bin/docker-registry';
+
+export function peerAvailable(): { ok: boolean; why: string } {
+  const skopeo = spawnSync('skopeo', ['--version'], { encoding: 'utf8' });
+  if (skopeo.status !== 0) return { ok: false, why: 'skopeo is not installed' };
+  const registry = spawnSync(REGISTRY, ['--version'], { encoding: 'utf8' });
+  if (registry.status !== 0) return { ok: false, why: `${REGISTRY} is not installed` };
+  return { ok: true, why: `${registry.stdout.trim()}; ${skopeo.stdout.trim()}` };
+}
+
+/** skopeo's blob-info caches (BoltDB before containers/image 5.25, SQLite after), root and rootless. */
+function blobInfoCaches(): string[] {
+  const dirs = [path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local/share'), 'containers/cache')];
+  if (process.getuid?.() === 0) dirs.push('/var/lib/containers/cache');
+  return dirs.flatMap((d) => ['blob-info-cache-v1.boltdb', 'blob-info-cache-v1.sqlite'].map((f) => path.join(d, f)));
+}
+
+export class PeerRegistry {
+  private constructor(private readonly child: ChildProcess, readonly port: number) {}
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Starts a registry on an empty `root` folder; the config is Debian's default without auth. */
+  static async start(root: string): Promise<PeerRegistry> {
+    await fs.rm(root, { recursive: true, force: true });
+    await fs.mkdir(path.join(root, 'storage'), { recursive: true });
+    const port = await freePort();
+    const config = path.join(root, 'config.yml');
+    await fs.writeFile(
+      config,
+      [
+        'version: 0.1',
+        'log:',
+        '  level: info',
+        'storage:',
+        '  cache:',
+        '    blobdescriptor: inmemory',
+        '  filesystem:',
+        `    rootdirectory: ${path.join(root, 'storage')}`,
+        'http:',
+        `  addr: 127.0.0.1:${port}`,
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(REGISTRY, ['serve', config], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const registry = new PeerRegistry(child, port);
+    await waitFor('docker-registry', async () => (await fetch(`http://127.0.0.1:${port}/v2/`)).status === 200);
+    return registry;
+  }
+
+  /** A first push of the skopeo dir folder as bench/app:v1; returns milliseconds. */
+  async push(imageDir: string): Promise<number> {
+    await Promise.all(blobInfoCaches().map((f) => fs.rm(f, { force: true })));
+    const { ms } = await timedCommand('skopeo', [
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      `dir:${imageDir}`,
+      `docker://127.0.0.1:${this.port}/bench/app:v1`,
+    ]);
+    const check = await fetch(`http://127.0.0.1:${this.port}/v2/bench/app/manifests/v1`, {
+      method: 'HEAD',
+      headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    if (check.status !== 200) throw new Error(`the pushed manifest is not in the registry (${check.status})`);
+    return ms;
+  }
+
+  memory(): { rss: number; hwm: number } {
+    return memoryOf(this.pid);
+  }
+
+  async stop(): Promise<void> {
+    await stopChild(this.child);
+  }
+}

@@ -1,0 +1,325 @@
+// `npm run bench`: how close Berth's import runs to the machine's limit, in how much memory, and
+// against the reference registry. Every figure stands beside a baseline measured in the same run,
+// because on a shared machine ratios mean more than absolute times. A benchmark, not a test: it
+// fails only when something does not work, never because a target is missed.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dirEntries, makeImage, tarOf } from '../test/helpers/archives.js';
+import { BerthProcess, expectImported } from './berth.js';
+import { durableWrite, sameFilesystem, sha256Of } from './floor.js';
+import { generateImage, type BenchImage } from './image.js';
+import { type BenchOptions, machine, parseOptions } from './options.js';
+import { PeerRegistry, peerAvailable } from './peer.js';
+import { RssSampler, settle, syncDisks } from './processes.js';
+import { median, mib, MiB, ms, percentile, rate, type Row, table } from './report.js';
+
+const REPO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REPOSITORY = 'bench/app';
+
+const log = (message: string): void => {
+  process.stderr.write(`bench: ${message}\n`);
+};
+
+interface ImportRun {
+  ms: number;
+  /** VmHWM after the import: the process's peak RSS, start-up included */
+  peakRss: number;
+  /** the largest VmRSS sampled while the import ran */
+  sampledRss: number;
+  /** VmHWM of the same process before the import */
+  idleRss: number;
+}
+
+interface Latencies {
+  reimport: number[];
+  health: number[];
+}
+
+class Bench {
+  private serial = 0;
+
+  constructor(private readonly opts: BenchOptions, private readonly root: string) {}
+
+  private async berth(): Promise<BerthProcess> {
+    return BerthProcess.start({
+      repoDir: REPO_DIR,
+      dataDir: path.join(this.root, `berth-${this.serial++}`),
+      tsx: this.opts.tsx,
+      nodeFlags: this.opts.nodeFlags,
+      cpuProf: this.opts.cpuProf,
+    });
+  }
+
+  private async retire(berth: BerthProcess): Promise<void> {
+    await berth.stop();
+    await fs.rm(berth.dataDir, { recursive: true, force: true });
+    syncDisks();
+  }
+
+  /** One import of `image` in a fresh Berth process; with `latencies`, the re-imports follow in the same process. */
+  async importOnce(image: BenchImage, mode: 'multipart' | 'raw', latencies?: Latencies): Promise<ImportRun> {
+    const berth = await this.berth();
+    try {
+      await berth.createRepository(REPOSITORY);
+      const idleRss = berth.memory().hwm;
+      await settle(this.opts.settleSeconds);
+      const sampler = new RssSampler(berth.pid);
+      const result = await berth.importFile(REPOSITORY, image.tar, 'v1', mode);
+      const sampledRss = sampler.stop();
+      expectImported(result, `${mode} import`, true);
+      if (result.report.blobs?.some((b) => b.source !== 'upload')) throw new Error('the first import reused a blob');
+      const peakRss = berth.memory().hwm;
+      if (latencies) await this.reimports(berth, image, latencies);
+      return { ms: result.ms, peakRss, sampledRss, idleRss };
+    } finally {
+      await this.retire(berth);
+    }
+  }
+
+  /** The incomplete re-import (manifest and config only; the repository owns the layers), and /healthz beside it. */
+  private async reimports(berth: BerthProcess, image: BenchImage, into: Latencies): Promise<void> {
+    await settle(this.opts.settleSeconds);
+    for (let i = 0; i < 2; i++) expectImported(await berth.importBuffer(REPOSITORY, image.incomplete, 'v1'), 'warm-up re-import', false);
+    for (let i = 0; i < this.opts.runs; i++) {
+      const result = await berth.importBuffer(REPOSITORY, image.incomplete, 'v1');
+      expectImported(result, 'incomplete re-import', false);
+      const layers = result.report.blobs?.filter((b) => image.layerDigests.includes(b.digest)) ?? [];
+      if (layers.length !== image.layerDigests.length || layers.some((b) => b.source !== 'repository')) {
+        throw new Error('the re-import did not take its layers from the repository');
+      }
+      into.reimport.push(result.ms);
+    }
+    for (let i = 0; i < this.opts.runs; i++) into.health.push(await berth.health());
+  }
+
+  /** Small imports at a concurrency level: per-import latency and imports per second. */
+  async smallImports(concurrency: number): Promise<{ latencies: number[]; perSecond: number }> {
+    const archives = await Promise.all(
+      Array.from({ length: this.opts.smallImports }, (_, i) => tarOf(dirEntries(makeImage({ label: `c${concurrency}-${i}` })))),
+    );
+    const berth = await this.berth();
+    try {
+      const repos = Array.from({ length: concurrency }, (_, w) => `small/c${concurrency}-${w}`);
+      for (const r of repos) await berth.createRepository(r);
+      expectImported(await berth.importBuffer(repos[0]!, await tarOf(dirEntries(makeImage())), 'warm-up'), 'warm-up import', true);
+      await settle(this.opts.settleSeconds);
+      const latencies: number[] = [];
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        repos.map(async (repo) => {
+          while (next < archives.length) {
+            const result = await berth.importBuffer(repo, archives[next++]!, 'latest');
+            expectImported(result, 'small import', true);
+            latencies.push(result.ms);
+          }
+        }),
+      );
+      const wall = performance.now() - started;
+      return { latencies, perSecond: archives.length / (wall / 1000) };
+    } finally {
+      await this.retire(berth);
+    }
+  }
+
+  async peerPush(image: BenchImage): Promise<{ ms: number; peakRss: number }> {
+    const registry = await PeerRegistry.start(path.join(this.root, 'peer'));
+    try {
+      await settle(this.opts.settleSeconds);
+      const pushed = await registry.push(image.dir);
+      return { ms: pushed, peakRss: registry.memory().hwm };
+    } finally {
+      await registry.stop();
+      await fs.rm(path.join(this.root, 'peer'), { recursive: true, force: true });
+      syncDisks();
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (!opts) return;
+  const root = path.join(opts.dir, `run-${process.pid}`);
+  await fs.mkdir(root, { recursive: true });
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+    void fs.rm(root, { recursive: true, force: true }).finally(() => process.exit(130));
+  });
+  try {
+    await run(opts, root);
+  } finally {
+    if (!opts.keep && !interrupted) await fs.rm(root, { recursive: true, force: true });
+  }
+}
+
+async function run(opts: BenchOptions, root: string): Promise<void> {
+  if (!opts.tsx) {
+    log('building dist/ (npm run build)');
+    const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPO_DIR, stdio: 'inherit' });
+    if (built.status !== 0) throw new Error('npm run build failed');
+  }
+  if (opts.cpuProf) await fs.mkdir(opts.cpuProf, { recursive: true });
+  const peer = opts.skipPeer ? { ok: false, why: '--skip-peer' } : peerAvailable();
+  log(peer.ok ? `peer: ${peer.why}` : `no peer: ${peer.why}`);
+
+  log(`generating a ${opts.sizeMiB} MiB image (${opts.layers} layers) and a ${opts.smallSizeMiB} MiB one under ${root}`);
+  const big = await generateImage(path.join(root, 'big'), opts.sizeMiB, opts.layers, `big-${process.pid}`);
+  const small = await generateImage(path.join(root, 'small'), opts.smallSizeMiB, opts.layers, `small-${process.pid}`);
+  const floorDir = path.join(root, 'berth-floor');
+  await fs.mkdir(floorDir);
+  if (!(await sameFilesystem(floorDir, root))) throw new Error('the floor folder is not on the data folder filesystem');
+  syncDisks();
+
+  const bench = new Bench(opts, root);
+  const floor: number[] = [];
+  const sha: number[] = [];
+  const multipart: ImportRun[] = [];
+  const raw: ImportRun[] = [];
+  const smallRuns: ImportRun[] = [];
+  const pushes: Array<{ ms: number; peakRss: number }> = [];
+  const latencies: Latencies = { reimport: [], health: [] };
+  // Rounds interleave the contestants, so that a slow spell of a shared machine hits all of them.
+  for (let round = 1; round <= opts.rounds; round++) {
+    log(`round ${round}/${opts.rounds}: floor`);
+    await settle(opts.settleSeconds);
+    floor.push(await durableWrite(big.tar, floorDir));
+    syncDisks();
+    sha.push(sha256Of(big.tar));
+    log(`round ${round}/${opts.rounds}: berth, curl -F`);
+    multipart.push(await bench.importOnce(big, 'multipart', round === 1 ? latencies : undefined));
+    log(`round ${round}/${opts.rounds}: berth, raw body`);
+    raw.push(await bench.importOnce(big, 'raw'));
+    log(`round ${round}/${opts.rounds}: berth, ${opts.smallSizeMiB} MiB, curl -F`);
+    smallRuns.push(await bench.importOnce(small, 'multipart'));
+    if (peer.ok) {
+      log(`round ${round}/${opts.rounds}: reference registry push`);
+      pushes.push(await bench.peerPush(big));
+    }
+    log(
+      `round ${round}: floor ${ms(floor.at(-1)!)}, sha256 ${ms(sha.at(-1)!)}, -F ${ms(multipart.at(-1)!.ms)}, raw ${ms(raw.at(-1)!.ms)}` +
+        (peer.ok ? `, peer ${ms(pushes.at(-1)!.ms)}` : ''),
+    );
+  }
+  log('small imports, concurrency 1 and 8');
+  const c1 = await bench.smallImports(1);
+  const c8 = await bench.smallImports(8);
+
+  const rows = figures({ opts, big, floor, sha, multipart, raw, smallRuns, pushes, latencies, c1, c8 });
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  process.stdout.write(
+    [
+      '',
+      `${command}`,
+      `machine: ${machine()}; data folder filesystem: ${filesystemOf(root)}`,
+      `image: ${opts.sizeMiB} MiB in ${opts.layers} layers, tarball ${mib(big.tarBytes)}; medians of ${opts.rounds} rounds, ${opts.settleSeconds} s of quiet before each; ${opts.runs} latency runs`,
+      '',
+      table(rows),
+      '',
+    ].join('\n'),
+  );
+  if (opts.json) {
+    const data = { command, machine: machine(), options: opts, floor, sha, multipart, raw, smallRuns, pushes, latencies, c1, c8, rows };
+    await fs.writeFile(opts.json, `${JSON.stringify(data, null, 2)}\n`);
+  }
+}
+
+function filesystemOf(dir: string): string {
+  const df = spawnSync('df', ['-h', '--output=source,fstype,size', dir], { encoding: 'utf8' });
+  const line = df.stdout?.trim().split('\n')[1];
+  return line ? line.split(/\s+/).join(' ') : 'unknown';
+}
+
+interface Figures {
+  opts: BenchOptions;
+  big: BenchImage;
+  floor: number[];
+  sha: number[];
+  multipart: ImportRun[];
+  raw: ImportRun[];
+  smallRuns: ImportRun[];
+  pushes: Array<{ ms: number; peakRss: number }>;
+  latencies: Latencies;
+  c1: { latencies: number[]; perSecond: number };
+  c8: { latencies: number[]; perSecond: number };
+}
+
+function figures(f: Figures): Row[] {
+  const size = `${f.opts.sizeMiB} MiB`;
+  const floor = median(f.floor);
+  const sha = median(f.sha);
+  const mp = median(f.multipart.map((r) => r.ms));
+  const raw = median(f.raw.map((r) => r.ms));
+  const bytes = f.big.tarBytes;
+  const peakMp = Math.max(...f.multipart.map((r) => r.peakRss));
+  const peakRaw = Math.max(...f.raw.map((r) => r.peakRss));
+  const peakSmall = Math.max(...f.smallRuns.map((r) => r.peakRss));
+  const idle = Math.max(...[...f.multipart, ...f.raw, ...f.smallRuns].map((r) => r.idleRss));
+  const health = median(f.latencies.health);
+  const rows: Row[] = [
+    { figure: `import ${size}, curl -F`, value: `${ms(mp)} (${rate(bytes, mp)})`, baseline: `write+fsync ${ms(floor)}`, ratio: mp / floor, target: '≤ 1.25×', met: mp / floor <= 1.25 },
+    { figure: `import ${size}, raw body`, value: `${ms(raw)} (${rate(bytes, raw)})`, baseline: `write+fsync ${ms(floor)}`, ratio: raw / floor, target: '≤ 1.25×', met: raw / floor <= 1.25 },
+    { figure: `sha256 of the same bytes`, value: `${ms(sha)} (${rate(bytes, sha)})`, baseline: `write+fsync ${ms(floor)}`, ratio: sha / floor },
+  ];
+  if (f.pushes.length > 0) {
+    const push = median(f.pushes.map((p) => p.ms));
+    rows.push(
+      { figure: `import ${size}, curl -F vs registry`, value: ms(mp), baseline: `skopeo push ${ms(push)}`, ratio: mp / push, target: '≤ 0.55×', met: mp / push <= 0.55 },
+      { figure: `import ${size}, raw body vs registry`, value: ms(raw), baseline: `skopeo push ${ms(push)}`, ratio: raw / push, target: '≤ 0.55×', met: raw / push <= 0.55 },
+      // What the disk alone allows: no import can beat the durable write of its own bytes.
+      { figure: `write+fsync vs registry`, value: ms(floor), baseline: `skopeo push ${ms(push)}`, ratio: floor / push },
+    );
+  }
+  const smallSize = `${f.opts.smallSizeMiB} MiB`;
+  rows.push(
+    {
+      figure: `peak RSS, ${size} curl -F`,
+      value: mib(peakMp),
+      baseline: `${smallSize}: ${mib(peakSmall)}`,
+      ratio: peakMp / peakSmall,
+      target: '≤ 100 MiB, ≤ 1.10×',
+      met: peakMp <= 100 * MiB && peakMp / peakSmall <= 1.1 && peakSmall / peakMp <= 1.1,
+    },
+    { figure: `peak RSS, ${size} raw body`, value: mib(peakRaw), baseline: `${smallSize} -F: ${mib(peakSmall)}`, ratio: peakRaw / peakSmall, target: '≤ 100 MiB', met: peakRaw <= 100 * MiB },
+    { figure: `peak RSS, ${smallSize} curl -F`, value: mib(peakSmall), baseline: `idle: ${mib(idle)}`, ratio: peakSmall / idle, target: '≤ 100 MiB', met: peakSmall <= 100 * MiB },
+  );
+  if (f.pushes.length > 0) {
+    const peerRss = Math.max(...f.pushes.map((p) => p.peakRss));
+    rows.push({ figure: `peak RSS, registry during the push`, value: mib(peerRss), baseline: `Berth -F: ${mib(peakMp)}`, ratio: peerRss / peakMp });
+  }
+  const re = f.latencies.reimport;
+  rows.push(
+    {
+      figure: `incomplete re-import, median (n=${re.length})`,
+      value: ms(median(re)),
+      baseline: `GET /healthz ${ms(health)}`,
+      ratio: median(re) / health,
+      target: '≤ 20 ms',
+      met: median(re) <= 20,
+    },
+    { figure: `incomplete re-import, p95`, value: ms(percentile(re, 95)), baseline: `GET /healthz p95 ${ms(percentile(f.latencies.health, 95))}`, ratio: percentile(re, 95) / percentile(f.latencies.health, 95) },
+  );
+  for (const [level, run] of [
+    [1, f.c1],
+    [8, f.c8],
+  ] as const) {
+    rows.push({
+      figure: `small import, c=${level}, median / p95 (n=${run.latencies.length})`,
+      value: `${ms(median(run.latencies))} / ${ms(percentile(run.latencies, 95))}`,
+      baseline: `GET /healthz ${ms(health)}`,
+      ratio: median(run.latencies) / health,
+    });
+  }
+  rows.push(
+    { figure: `small imports per second, c=1`, value: f.c1.perSecond.toFixed(0), baseline: '' },
+    { figure: `small imports per second, c=8`, value: f.c8.perSecond.toFixed(0), baseline: `c=1: ${f.c1.perSecond.toFixed(0)}`, ratio: f.c8.perSecond / f.c1.perSecond },
+  );
+  return rows;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
