@@ -16,6 +16,23 @@ export interface BerthStartOptions {
   cpuProf: string | undefined;
 }
 
+/**
+ * The node flags and environment that `npm start` runs Berth with (package.json's start script:
+ * `[VAR=value …] node [flags …] dist/src/main.js`), so that the bench measures what users run.
+ */
+export async function startCommand(repoDir: string): Promise<{ flags: string[]; env: Record<string, string> }> {
+  const pkg = JSON.parse(await fs.readFile(path.join(repoDir, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split('&&').pop()!.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^[A-Z_]+=/.test(words[0] ?? '')) {
+    const [name, value] = words.shift()!.split('=') as [string, string];
+    env[name] = value;
+  }
+  const main = words.indexOf('dist/src/main.js');
+  if (words[0] !== 'node' || main < 0) throw new Error(`cannot read the start script: ${pkg.scripts.start}`);
+  return { flags: words.slice(1, main), env };
+}
+
 export interface ImportResult {
   ms: number;
   status: number;
@@ -37,7 +54,9 @@ export class BerthProcess {
   static async start(opts: BerthStartOptions): Promise<BerthProcess> {
     await fs.mkdir(opts.dataDir, { recursive: true });
     const token = randomBytes(24).toString('hex');
+    const start = await startCommand(opts.repoDir);
     const nodeArgs = [
+      ...start.flags,
       ...opts.nodeFlags,
       ...(opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : []),
       ...(opts.tsx ? ['--import', 'tsx', path.join(opts.repoDir, 'src/main.ts')] : [path.join(opts.repoDir, 'dist/src/main.js')]),
@@ -54,6 +73,7 @@ export class BerthProcess {
         BERTH_ADMIN_TOKEN: token,
         BERTH_LOG_LEVEL: 'info',
         BERTH_SHUTDOWN_GRACE_SECONDS: '5',
+        ...start.env,
       },
     });
     let stderr = '';

@@ -21,7 +21,7 @@ export interface BenchOptions {
   dir: string;
   /** run Berth from src/ through tsx instead of the compiled dist/ */
   tsx: boolean;
-  /** extra node flags for every Berth process, e.g. "--max-semi-space-size=1" */
+  /** node flags for every Berth process after those of `npm start`, e.g. "--max-semi-space-size=16" (Node's default) */
   nodeFlags: string[];
   /** write a V8 CPU profile of every Berth process into this folder */
   cpuProf: string | undefined;
@@ -41,7 +41,7 @@ const USAGE = `npm run bench -- [options]
   --skip-peer         do not push to the reference registry (docker-registry + skopeo)
   --dir PATH          where the bench folder is made; its filesystem is measured (default ./.bench)
   --tsx               run Berth from src/ through tsx instead of building dist/
-  --node-flags FLAGS  extra node flags for each Berth process, e.g. --node-flags=--max-semi-space-size=1
+  --node-flags FLAGS  node flags after those npm start uses, e.g. --node-flags=--max-semi-space-size=16
   --cpu-prof DIR      write a V8 CPU profile of each Berth process into DIR
   --keep              keep the bench folder
   --json FILE         also write the figures as JSON

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dirEntries, makeImage, tarOf } from '../test/helpers/archives.js';
-import { BerthProcess, expectImported } from './berth.js';
+import { BerthProcess, expectImported, startCommand } from './berth.js';
 import { durableWrite, sameFilesystem, sha256Of } from './floor.js';
 import { generateImage, type BenchImage } from './image.js';
 import { type BenchOptions, machine, parseOptions } from './options.js';
@@ -214,6 +214,7 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
       '',
       `${command}`,
       `machine: ${machine()}; data folder filesystem: ${filesystemOf(root)}`,
+      `berth runs as npm start does: ${berthCommand(await startCommand(REPO_DIR), opts.nodeFlags)}`,
       `image: ${opts.sizeMiB} MiB in ${opts.layers} layers, tarball ${mib(big.tarBytes)}; medians of ${opts.rounds} rounds, ${opts.settleSeconds} s of quiet before each; ${opts.runs} latency runs`,
       '',
       table(rows),
@@ -323,3 +324,8 @@ main().catch((err: unknown) => {
   process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });
+
+function berthCommand(start: { flags: string[]; env: Record<string, string> }, extra: string[]): string {
+  const env = Object.entries(start.env).map(([k, v]) => `${k}=${v}`);
+  return [...env, 'node', ...start.flags, ...extra, 'dist/src/main.js'].join(' ');
+}
