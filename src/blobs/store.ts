@@ -26,10 +26,10 @@ export interface StagedBlob {
 
 /**
  * How many bytes a blob being staged may hold back while its previous write runs; they go out in
- * one writev. 4 MiB keeps the socket flowing through the jitter of page-cache writes (1 MiB was
- * ~15 % slower on a 1 GiB import, 16 MiB no faster and larger in memory; see bench/).
+ * one writev. Measured with `npm run bench` (1 GiB): 2 MiB imports as fast as 4 MiB within the
+ * noise here and peaks ~6 MiB lower (90–96 against 98–101 MiB RSS); 16 MiB was no faster.
  */
-const SINK_BUFFER_BYTES = 4 * 1024 * 1024;
+const SINK_BUFFER_BYTES = 2 * 1024 * 1024;
 
 function storageError(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
