@@ -10,9 +10,8 @@ import test from 'ava';
 import knexFactory from 'knex';
 import { dirEntries, type Image, makeImage, tarOf } from './helpers/archives.js';
 import { type BerthProcess, runBerthToExit, spawnBerth } from './helpers/process.js';
-import { ADMIN_TOKEN, freshPostgres, startBerth, startPeer } from './helpers/server.js';
+import { ADMIN_TOKEN, freshPostgres, startBerth, startPeer, testConfig } from './helpers/server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
-import { loadConfig } from '../src/config.js';
 import { connect, migrateDown, migrateLatest } from '../src/db/connect.js';
 import { createLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
@@ -318,14 +317,7 @@ pgOnly(
   async (t) => {
     const pg = await freshPostgres(pgBase!);
     const dataDir = await tempDir();
-    const config = loadConfig({
-      BERTH_DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent',
-      BERTH_SHUTDOWN_GRACE_SECONDS: '1',
-      DATABASE_URL: pg.url,
-    });
+    const config = testConfig(dataDir, { BERTH_ADMIN_TOKEN: '', BERTH_SHUTDOWN_GRACE_SECONDS: '1', DATABASE_URL: pg.url });
     const log = createLogger(config.logLevel);
     const started = await Promise.allSettled([0, 1, 2].map(() => startServer(config, log)));
     const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -493,16 +485,7 @@ pgOnly(
     const dataDir = await tempDir();
     const url = new URL(pg.url);
     url.port = String(proxy.port);
-    const config = loadConfig({
-      BERTH_DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      BERTH_ADMIN_TOKEN: ADMIN_TOKEN,
-      BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent',
-      BERTH_SHUTDOWN_GRACE_SECONDS: '1',
-      BERTH_INSTANCE_TIMEOUT_SECONDS: '3',
-      DATABASE_URL: url.toString(),
-    });
+    const config = testConfig(dataDir, { BERTH_SHUTDOWN_GRACE_SECONDS: '1', BERTH_INSTANCE_TIMEOUT_SECONDS: '3', DATABASE_URL: url.toString() });
     const server = await startServer(config, createLogger(config.logLevel));
     t.teardown(async () => {
       proxy.restore();

@@ -48,20 +48,24 @@ export async function freshPostgres(base: string): Promise<{ url: string; name: 
   };
 }
 
-export async function startBerth(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-test-'));
-  const pgBase = process.env.BERTH_TEST_DATABASE_URL;
-  const pg = pgBase ? await freshPostgres(pgBase) : undefined;
-  const config = loadConfig({
+/** A test server's config: `dataDir`, 127.0.0.1 on an ephemeral port, the test admin token, quiet logs; `env` wins. */
+export function testConfig(dataDir: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
     BERTH_DATA_DIR: dataDir,
     PORT: '0',
     HOST: '127.0.0.1',
     BERTH_ADMIN_TOKEN: ADMIN_TOKEN,
     BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent',
     BERTH_SHUTDOWN_GRACE_SECONDS: '2',
-    ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
   });
+}
+
+export async function startBerth(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-test-'));
+  const pgBase = process.env.BERTH_TEST_DATABASE_URL;
+  const pg = pgBase ? await freshPostgres(pgBase) : undefined;
+  const config = testConfig(dataDir, { ...(pg ? { DATABASE_URL: pg.url } : {}), ...env });
   const log = createLogger(config.logLevel);
   let server = await startServer(config, log);
 
@@ -138,13 +142,8 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
  * second instance; SQLite refuses it). The caller closes it.
  */
 export async function startPeer(berth: TestServer, env: Record<string, string> = {}): Promise<RunningServer> {
-  const config = loadConfig({
-    BERTH_DATA_DIR: berth.dataDir,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    BERTH_ADMIN_TOKEN: ADMIN_TOKEN,
+  const config = testConfig(berth.dataDir, {
     BERTH_LOG_LEVEL: berth.config.logLevel,
-    BERTH_SHUTDOWN_GRACE_SECONDS: '2',
     BERTH_INSTANCE_TIMEOUT_SECONDS: String(berth.config.instanceTimeoutSeconds),
     ...(berth.databaseUrl ? { DATABASE_URL: berth.databaseUrl } : {}),
     ...env,
