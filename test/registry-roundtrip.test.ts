@@ -229,3 +229,32 @@ if (!havePodman) {
   // docker-archive layers are uncompressed, so their digests are the image's diff IDs
   t.deepEqual(inspected!.RootFS.Layers, expected.blobs.slice(1));
 });
+
+// docker pull: runs where a Docker daemon answers (.ci/run starts one when dockerd is installed).
+const haveDocker = spawnSync('docker', ['info'], { timeout: 10_000 }).status === 0;
+if (!haveDocker) console.warn('registry-roundtrip.test.ts: docker pull round trip SKIPPED: no Docker daemon answers `docker info`');
+(haveDocker && 'file' in dockerSample ? test : test.skip)('docker pulls the image imported from the real docker-archive with its digest, config and layers', async (t) => {
+  if (!('file' in dockerSample)) return;
+  const { berth } = t.context;
+  const digests = JSON.parse(await fs.readFile(path.join(SAMPLES, 'digests.json'), 'utf8')) as Array<{ file: string; manifest_digest: string; blobs: string[] }>;
+  const expected = digests.find((d) => d.file === 'docker-archive.tar')!;
+  await importRaw(t, berth, 'samples/docker-pull', await fs.readFile(dockerSample.file), 'v1');
+  // A login of its own, so the test neither needs nor touches the user's ~/.docker.
+  const config = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-docker-'));
+  const env = { ...process.env, DOCKER_CONFIG: config };
+  const registry = `127.0.0.1:${berth.server.port}`;
+  const reference = `${registry}/samples/docker-pull:v1`;
+  t.teardown(async () => {
+    await execFileP('docker', ['rmi', '-f', reference], { env }).catch(() => undefined);
+    await fs.rm(config, { recursive: true, force: true });
+  });
+  const login = execFile('docker', ['login', '-u', 'ci', '--password-stdin', registry], { env });
+  login.stdin!.end(ADMIN_TOKEN);
+  await new Promise<void>((resolve, reject) => login.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`docker login exited ${code}`)))));
+  await execFileP('docker', ['pull', '-q', reference], { env, timeout: 120_000 });
+  const { stdout } = await execFileP('docker', ['image', 'inspect', reference], { env });
+  const [inspected] = JSON.parse(stdout) as Array<{ Id: string; RepoDigests: string[]; RootFS: { Layers: string[] } }>;
+  t.true(inspected!.RepoDigests.includes(`${registry}/samples/docker-pull@${expected.manifest_digest}`));
+  t.is(inspected!.Id, expected.blobs[0]!);
+  t.deepEqual(inspected!.RootFS.Layers, expected.blobs.slice(1));
+});
