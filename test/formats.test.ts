@@ -21,7 +21,6 @@ import { startBerth, type TestServer } from './helpers/server.js';
 const hooks = anyTest as TestFn<{ berth: TestServer }>;
 // Serial: every test asserts that staging/ is empty afterwards.
 const test = hooks.serial;
-let counter = 0;
 
 hooks.before(async (t) => {
   t.context.berth = await startBerth({ BERTH_MAX_UPLOAD_BYTES: String(1024 * 1024) });
@@ -30,16 +29,8 @@ hooks.after.always(async (t) => {
   await t.context.berth?.close();
 });
 
-async function newRepo(berth: TestServer): Promise<string> {
-  const name = `formats/app-${++counter}`;
-  const res = await berth.api('POST', '/api/v1/repositories', { name });
-  if (res.status !== 201) throw new Error(`create failed: ${res.status}`);
-  return name;
-}
-
-async function latest(berth: TestServer, repo: string): Promise<number> {
-  return (await berth.api('GET', `/api/v1/repositories/${repo}`)).body.latest_version;
-}
+const newRepo = (berth: TestServer): Promise<string> => berth.newRepository('formats/app');
+const latest = (berth: TestServer, repo: string): Promise<number> => berth.latestVersion(repo);
 
 async function tags(berth: TestServer, repo: string): Promise<Array<[string, string]>> {
   const res = await berth.api('GET', `/api/v1/repositories/${repo}/tags`);

@@ -9,7 +9,6 @@ import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
 const hooks = anyTest as TestFn<{ berth: TestServer }>;
 // Serial: every test asserts that staging/ is empty afterwards, which another test's upload would break.
 const test = hooks.serial;
-let counter = 0;
 
 hooks.before(async (t) => {
   t.context.berth = await startBerth();
@@ -18,16 +17,8 @@ hooks.after.always(async (t) => {
   await t.context.berth?.close();
 });
 
-async function newRepo(berth: TestServer): Promise<string> {
-  const name = `team/app-${++counter}`;
-  const res = await berth.api('POST', '/api/v1/repositories', { name });
-  if (res.status !== 201) throw new Error(`create failed: ${res.status}`);
-  return name;
-}
-
-async function latest(berth: TestServer, repo: string): Promise<number> {
-  return (await berth.api('GET', `/api/v1/repositories/${repo}`)).body.latest_version;
-}
+const newRepo = (berth: TestServer): Promise<string> => berth.newRepository('team/app');
+const latest = (berth: TestServer, repo: string): Promise<number> => berth.latestVersion(repo);
 
 test('import of a skopeo dir tarball makes one version with manifest, blobs and tag', async (t) => {
   const { berth } = t.context;

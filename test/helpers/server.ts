@@ -23,6 +23,10 @@ export interface TestServer {
   /** multipart import: the file part and the tag field, in the order given */
   importMultipart(repo: string, archive: Buffer, opts?: { tag?: string; tagFirst?: boolean; filename?: string }): Promise<{ status: number; body: any }>;
   importRaw(repo: string, archive: Buffer, opts?: { tag?: string; contentType?: string }): Promise<{ status: number; body: any }>;
+  /** creates a new repository `<prefix>-<n>` (n counts per server) and returns its name */
+  newRepository(prefix: string): Promise<string>;
+  /** the repository's latest version number */
+  latestVersion(repo: string): Promise<number>;
   stagingEntries(): Promise<string[]>;
   blobExists(digest: string): Promise<boolean>;
   restart(): Promise<void>;
@@ -69,6 +73,7 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
   const log = createLogger(config.logLevel);
   let server = await startServer(config, log);
 
+  let repositories = 0;
   const t: TestServer = {
     get url() {
       return server.url;
@@ -113,6 +118,15 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
         body: new Uint8Array(archive),
       });
       return { status: res.status, body: await res.json() };
+    },
+    async newRepository(prefix) {
+      const name = `${prefix}-${++repositories}`;
+      const res = await t.api('POST', '/api/v1/repositories', { name });
+      if (res.status !== 201) throw new Error(`creating ${name} failed: ${res.status}`);
+      return name;
+    },
+    async latestVersion(repo) {
+      return (await t.api('GET', `/api/v1/repositories/${repo}`)).body.latest_version;
     },
     async stagingEntries() {
       return fs.readdir(path.join(dataDir, 'staging'));
