@@ -155,34 +155,29 @@ roundTrip('skopeo copy --all pulls a multi-arch image back byte for byte: index,
   t.is(sha256(index), sha256(await fs.readFile(path.join(dir, 'manifest.json'))));
 });
 
-const dirSample = sample('skopeo-dir-v2s2.tar', 'skopeo-dir');
-(haveSkopeo && 'file' in dirSample ? test : test.skip)('skopeo pulls the real skopeo dir sample back byte for byte', async (t) => {
-  if (!('file' in dirSample)) return;
-  const { berth } = t.context;
-  const files = await tarFiles(dirSample.file);
-  await importRaw(t, berth, 'samples/dir', await fs.readFile(dirSample.file), 'v1');
-  const dir = await pullToDir(t, berth, 'samples/dir:v1');
-  await assertDirHolds(t, dir, files);
-  t.true((await inspectRaw(berth, 'samples/dir:v1')).equals(files.get('manifest.json')!));
-});
-if ('skip' in dirSample) console.warn(`registry-roundtrip.test.ts: real skopeo dir sample round trip SKIPPED: ${dirSample.skip}`);
+for (const { file, all, what } of [
+  { file: 'skopeo-dir-v2s2.tar', all: false, what: 'the real skopeo dir sample' },
+  { file: 'skopeo-dir-multiarch-oci.tar', all: true, what: 'the real multi-arch sample, with copy --all,' },
+]) {
+  const found = sample(file, 'skopeo-dir');
+  (haveSkopeo && 'file' in found ? test : test.skip)(`skopeo pulls ${what} back byte for byte, and inspect --raw is its manifest.json`, async (t) => {
+    if (!('file' in found)) return;
+    const { berth } = t.context;
+    const name = all ? 'samples/multi' : 'samples/dir';
+    const files = await tarFiles(found.file);
+    await importRaw(t, berth, name, await fs.readFile(found.file), 'v1');
+    const dir = await pullToDir(t, berth, `${name}:v1`, { all });
+    await assertDirHolds(t, dir, files);
+    t.true((await inspectRaw(berth, `${name}:v1`)).equals(files.get('manifest.json')!));
+  });
+  if ('skip' in found) console.warn(`registry-roundtrip.test.ts: ${file} round trip SKIPPED: ${found.skip}`);
+}
 
 /** The files of a skopeo dir: folder, by name. */
 async function dirFiles(dir: string): Promise<Map<string, Buffer>> {
   const names = await fs.readdir(dir);
   return new Map(await Promise.all(names.map(async (n): Promise<[string, Buffer]> => [n, await fs.readFile(path.join(dir, n))])));
 }
-
-const multiSample = sample('skopeo-dir-multiarch-oci.tar', 'skopeo-dir');
-(haveSkopeo && 'file' in multiSample ? test : test.skip)('skopeo copy --all pulls the real multi-arch sample back byte for byte', async (t) => {
-  if (!('file' in multiSample)) return;
-  const { berth } = t.context;
-  const files = await tarFiles(multiSample.file);
-  await importRaw(t, berth, 'samples/multi', await fs.readFile(multiSample.file), 'v1');
-  const dir = await pullToDir(t, berth, 'samples/multi:v1', { all: true });
-  await assertDirHolds(t, dir, files);
-});
-if ('skip' in multiSample) console.warn(`registry-roundtrip.test.ts: real multi-arch sample round trip SKIPPED: ${multiSample.skip}`);
 
 const dockerSample = sample('docker-archive.tar', 'docker-archive');
 (haveSkopeo && 'file' in dockerSample ? test : test.skip)(
