@@ -195,13 +195,11 @@ export class ImportSession {
     if (this.tagField !== undefined && plan.roots.length > 1) {
       throw new BerthError('TAG_AMBIGUOUS', 'the archive holds several images; a tag field can name only one', { tag: this.tagField, images: plan.roots });
     }
-    // Fail early, before anything moves into the store; the transaction checks again authoritatively.
     const needed = omitted(plan);
-    const repoNow = await getRepositoryRow(this.s, this.repository.name);
-    const ownedNow = await q.contentIn(this.s.db, this.repository.id, repoNow.latest_version, needed);
-    const missingNow = needed.filter((d) => !ownedNow.has(d));
-    if (missingNow.length > 0) throw missingError(missingNow);
-
+    const wanted = [
+      ...plan.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, media_type: m.mediaType })),
+      ...plan.blobs.map((b) => ({ digest: b.digest, kind: 'blob' as const, media_type: b.mediaType })),
+    ];
     const carried = [...plan.manifests.map((m) => m.blob), ...plan.blobs.flatMap((b) => (b.blob ? [b.blob] : []))];
 
     const tags: Array<{ tag: Tag; digest: Digest }> =
@@ -211,8 +209,9 @@ export class ImportSession {
       const repo = await q.lockRepository(tx, this.repository.id);
       if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository was deleted during the import', { name: this.repository.name });
       const latest = repo.latest_version;
-      const owned = await q.contentIn(tx, repo.id, latest, needed);
-      const missing = needed.filter((d) => !owned.has(d));
+      // Ownership is decided here, under the repository lock and before anything moves into the store.
+      const held = await q.contentIn(tx, repo.id, latest, [...new Set([...needed, ...wanted.map((w) => w.digest)])]);
+      const missing = needed.filter((d) => !held.has(d));
       if (missing.length > 0) throw missingError(missing);
 
       // Blobs move into the store under the blob-store lock, so orphan cleanup never sees a stored
@@ -220,12 +219,7 @@ export class ImportSession {
       await q.lockBlobStoreShared(tx);
       for (const blob of carried) await this.staging.commit(blob);
       await q.insertBlobs(tx, carried.map((b) => ({ digest: b.digest, size: b.size })));
-      const wanted = [
-        ...plan.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, media_type: m.mediaType })),
-        ...plan.blobs.map((b) => ({ digest: b.digest, kind: 'blob' as const, media_type: b.mediaType })),
-      ];
-      const present = await q.contentIn(tx, repo.id, latest, wanted.map((w) => w.digest));
-      const toAdd = wanted.filter((w) => !present.has(w.digest));
+      const toAdd = wanted.filter((w) => !held.has(w.digest));
       const tagChanges: typeof tags = [];
       for (const t of tags) {
         const current = await q.findTag(tx, repo.id, latest, t.tag);
