@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the sample archives in this folder with real tools from Debian's packages
-# (umoci 0.4.7, skopeo 1.9.3). The committed archives are the ones the tests use; rerunning makes
-# new ones with new digests (timestamps differ), which the tests read from digests.json.
+# (umoci 0.4.7, skopeo 1.9.3, buildah 1.28, podman 4.3, docker.io 20.10 with its daemon running).
+# The committed archives are the ones the tests use; rerunning makes new ones with new digests
+# (timestamps differ), which the tests read from digests.json.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
@@ -39,6 +40,13 @@ tar -C v10 -cf "$here/skopeo-dir-v1.0.tar" .
 skopeo copy oci:L:app docker-archive:"$here/docker-archive.tar":team/app:v1 >/dev/null
 skopeo inspect --raw docker-archive:"$here/docker-archive.tar" > docker-archive.manifest
 skopeo copy oci:L:app oci-archive:"$here/oci-archive.tar":v1 >/dev/null
+# The same image through a real `docker save` (Debian's docker.io 20.10; needs its daemon): the
+# older layout, <id>/layer.tar files, <id>/json, <config hex>.json.
+docker load -q -i "$here/docker-archive.tar" >/dev/null
+docker save -o "$here/docker-save.tar" team/app:v1
+chmod 644 "$here/docker-save.tar"
+docker rmi -f team/app:v1 >/dev/null
+skopeo inspect --raw docker-archive:"$here/docker-save.tar" > docker-save.manifest
 
 # Multi-arch: an arm64 variant (same layers, its own config), a list made with buildah, copied
 # with skopeo copy --all into dir: (OCI index) and, converted, as a Docker manifest list.
@@ -105,6 +113,7 @@ out = [
     sample('skopeo-dir-multiarch-oci.tar', 'skopeo-dir', 'multi-oci'),
     sample('skopeo-dir-multiarch-docker.tar', 'skopeo-dir', 'multi-docker'),
     sample('docker-archive.tar', 'docker-archive', raw=read('docker-archive.manifest'), tags=['v1']),
+    sample('docker-save.tar', 'docker-archive', raw=read('docker-save.manifest'), tags=['v1']),
     sample('oci-archive.tar', 'oci-layout', 'ocidir', tags=['v1']),
     sample('oci-archive-multiarch.tar', 'oci-layout', 'multi-oci', tags=['v2']),
 ]
