@@ -176,6 +176,26 @@ test('a docker-archive may omit layers its destination repository holds, and onl
   t.true(Buffer.from(await manifest.arrayBuffer()).equals(dockerArchiveManifest(next)), 'sizes of omitted layers come from the repository');
 });
 
+test('a docker-archive may leave out its <hex>.json config too; sent again with nothing but manifest.json it changes nothing', async (t) => {
+  const { berth } = t.context;
+  const repo = await newRepo(berth);
+  const image = makeImage({ layerCount: 2 });
+  const full = dockerArchiveEntries([{ image, repoTags: ['x:v1'] }]);
+  t.is((await berth.importRaw(repo, await tarOf(full))).status, 201);
+  const bare = await berth.importRaw(repo, await tarOf(dockerArchiveEntries([{ image, repoTags: ['x:v1'] }], { omit: [image.configDigest, ...image.layerDigests] })));
+  t.is(bare.status, 201, JSON.stringify(bare.body.error));
+  t.false(bare.body.new_version);
+  t.true(bare.body.blobs.every((b: { source: string }) => b.source === 'repository'));
+  t.deepEqual(await berth.stagingEntries(), []);
+});
+
+test('a docker-archive config whose bytes do not match its <hex>.json name is DIGEST_INVALID', async (t) => {
+  const { berth } = t.context;
+  const repo = await newRepo(berth);
+  const entries = dockerArchiveEntries([{ image: makeImage(), repoTags: null }]).map((e) => (e.name.endsWith('.json') && e.name !== 'manifest.json' ? { ...e, data: '{"os":"linux"}' } : e));
+  await assertRefused(t, berth, repo, await berth.importRaw(repo, await tarOf(entries)), 'DIGEST_INVALID');
+});
+
 test('a docker-archive naming a layer it does not hold under a name that is no digest is ARCHIVE_INVALID', async (t) => {
   const { berth } = t.context;
   const repo = await newRepo(berth);

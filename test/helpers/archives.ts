@@ -121,7 +121,7 @@ export function dockerArchiveEntries(images: Array<{ image: Image; repoTags: str
       entries.push({ name: `${id}/layer.tar`, type: 'symlink', linkname: `../${hex(digest)}.tar` });
       return `${id}/layer.tar`;
     });
-    entries.push({ name: `${hex(image.configDigest)}.json`, data: image.config });
+    if (!omit.has(image.configDigest)) entries.push({ name: `${hex(image.configDigest)}.json`, data: image.config });
     return { Config: `${hex(image.configDigest)}.json`, RepoTags: repoTags, Layers: layerNames };
   });
   entries.push({ name: 'manifest.json', data: JSON.stringify(manifest) }, { name: 'repositories', data: '{}' });

@@ -2,7 +2,7 @@
 // { Config, RepoTags, Layers } naming entries of the archive. There is no registry manifest inside,
 // so one is built per image from the archive's own bytes.
 import type { StagedBlob } from '../../blobs/store.js';
-import type { Digest } from '../../core/digest.js';
+import { type Digest, digestFromHex } from '../../core/digest.js';
 import { MediaType } from '../../core/manifest.js';
 import { BerthError } from '../../errors.js';
 import type { ArchiveReader, ImportPlan, ReaderContext } from '../plan.js';
@@ -59,6 +59,12 @@ export function buildManifest(config: { digest: Digest; size: number }, layers: 
 
 type Found = { digest: Digest; size: number; blob?: StagedBlob };
 
+/** The digest an entry's name claims: `<hex>.tar` and `blobs/sha256/<hex>` layers, `<hex>.json` configs. */
+function claimOf(name: string): Digest | undefined {
+  const config = /(?:^|\/)([a-f0-9]{64})\.json$/.exec(name);
+  return config ? digestFromHex(config[1]!) : claimedDigest(name);
+}
+
 export const dockerArchiveReader: ArchiveReader = {
   format: 'docker-archive',
 
@@ -78,7 +84,7 @@ export const dockerArchiveReader: ArchiveReader = {
     const find = async (rawName: string, what: string): Promise<Found> => {
       const name = normalizeEntryName(rawName);
       const entry = resolveEntry(listing, root, name);
-      const claimed = claimedDigest(entry.name);
+      const claimed = claimOf(entry.name);
       if (entry.blob) {
         if (claimed) verifyClaim(entry.name, entry.blob, claimed);
         return { digest: entry.blob.digest, size: entry.blob.size, blob: entry.blob };
