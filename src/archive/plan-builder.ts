@@ -30,6 +30,11 @@ export function findRoot(listing: ArchiveListing, marker: string): string | unde
   return root;
 }
 
+/** BLOB_UNKNOWN: the archive leaves out blobs the destination repository does not hold. */
+export function blobsUnknown(missing: string[]): BerthError {
+  return new BerthError('BLOB_UNKNOWN', 'the archive omits blobs that the repository does not hold', { missing: [...new Set(missing)] });
+}
+
 /** Fails with DIGEST_INVALID when a file's bytes do not hash to the digest its name claims. */
 export function verifyClaim(name: string, blob: StagedBlob, claimed: Digest): void {
   if (blob.digest !== claimed) {

@@ -9,6 +9,7 @@ import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { parseTag, type Tag } from '../core/names.js';
 import { pickReader } from '../archive/formats/index.js';
 import type { ImportPlan, ReaderContext } from '../archive/plan.js';
+import { blobsUnknown } from '../archive/plan-builder.js';
 import { type ArchiveListing, readArchive } from '../archive/read-archive.js';
 import * as q from '../db/queries.js';
 import type { ImportRow } from '../db/rows.js';
@@ -68,10 +69,6 @@ export async function listImports(
     throw new BerthError('BODY_INVALID', 'status must be running, completed or failed', { status: opts.status.slice(0, 50) });
   }
   return (await q.listImports(s.db, opts)).map(reportFromRow);
-}
-
-function missingError(missing: string[]): BerthError {
-  return new BerthError('BLOB_UNKNOWN', 'the archive omits blobs that the repository does not hold', { missing });
 }
 
 /** Everything a plan references but does not carry: the destination repository must own these. */
@@ -212,7 +209,7 @@ export class ImportSession {
       // Ownership is decided here, under the repository lock and before anything moves into the store.
       const held = await q.contentIn(tx, repo.id, latest, [...new Set([...needed, ...wanted.map((w) => w.digest)])]);
       const missing = needed.filter((d) => !held.has(d));
-      if (missing.length > 0) throw missingError(missing);
+      if (missing.length > 0) throw blobsUnknown(missing);
 
       // Blobs move into the store under the blob-store lock, so orphan cleanup never sees a stored
       // blob whose rows are not yet written.

@@ -6,7 +6,7 @@ import { type Digest, digestFromHex } from '../../core/digest.js';
 import { MediaType } from '../../core/manifest.js';
 import { BerthError } from '../../errors.js';
 import type { ArchiveReader, ImportPlan, ReaderContext } from '../plan.js';
-import { findRoot, PlanBuilder, resolveEntry, tagOfReference, verifyClaim } from '../plan-builder.js';
+import { blobsUnknown, findRoot, PlanBuilder, resolveEntry, tagOfReference, verifyClaim } from '../plan-builder.js';
 import { type ArchiveListing, claimedDigest, normalizeEntryName } from '../read-archive.js';
 
 interface ImageEntry {
@@ -104,7 +104,7 @@ export const dockerArchiveReader: ArchiveReader = {
       resolved.push({ config, layers, tags: image.RepoTags });
     }
     if (missing.length > 0) {
-      throw new BerthError('BLOB_UNKNOWN', 'the archive omits blobs that the repository does not hold', { missing: [...new Set(missing)] });
+      throw blobsUnknown(missing);
     }
 
     const carried = new Map<Digest, StagedBlob>();
