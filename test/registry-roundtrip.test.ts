@@ -202,6 +202,12 @@ const dockerSample = sample('docker-archive.tar', 'docker-archive');
 );
 if ('skip' in dockerSample) console.warn(`registry-roundtrip.test.ts: docker-archive sample round trip SKIPPED: ${dockerSample.skip}`);
 
+/** What samples/digests.json says of a sample: its manifest digest, and its config then layer digests. */
+async function sampleDigests(file: string): Promise<{ manifest_digest: string; blobs: string[] }> {
+  const digests = JSON.parse(await fs.readFile(path.join(SAMPLES, 'digests.json'), 'utf8')) as Array<{ file: string; manifest_digest: string; blobs: string[] }>;
+  return digests.find((d) => d.file === file)!;
+}
+
 const havePodman = spawnSync('podman', ['--version']).status === 0;
 if (!havePodman) {
   const message = 'the podman pull round trip needs podman: install the Debian package "podman"';
@@ -211,8 +217,7 @@ if (!havePodman) {
 (havePodman && 'file' in dockerSample ? test : test.skip)('podman pulls the image imported from the real docker-archive and stores its config and layers', async (t) => {
   if (!('file' in dockerSample)) return;
   const { berth } = t.context;
-  const digests = JSON.parse(await fs.readFile(path.join(SAMPLES, 'digests.json'), 'utf8')) as Array<{ file: string; manifest_digest: string; blobs: string[] }>;
-  const expected = digests.find((d) => d.file === 'docker-archive.tar')!;
+  const expected = await sampleDigests('docker-archive.tar');
   await importRaw(t, berth, 'samples/podman', await fs.readFile(dockerSample.file), 'v1');
   const reference = `127.0.0.1:${berth.server.port}/samples/podman:v1`;
   t.teardown(() => execFileP('podman', ['rmi', '-f', reference]).then(() => undefined, () => undefined));
@@ -231,8 +236,7 @@ if (!haveDocker) console.warn('registry-roundtrip.test.ts: docker pull round tri
 (haveDocker && 'file' in dockerSample ? test : test.skip)('docker pulls the image imported from the real docker-archive with its digest, config and layers', async (t) => {
   if (!('file' in dockerSample)) return;
   const { berth } = t.context;
-  const digests = JSON.parse(await fs.readFile(path.join(SAMPLES, 'digests.json'), 'utf8')) as Array<{ file: string; manifest_digest: string; blobs: string[] }>;
-  const expected = digests.find((d) => d.file === 'docker-archive.tar')!;
+  const expected = await sampleDigests('docker-archive.tar');
   await importRaw(t, berth, 'samples/docker-pull', await fs.readFile(dockerSample.file), 'v1');
   // A login of its own, so the test neither needs nor touches the user's ~/.docker.
   const config = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-docker-'));
