@@ -124,7 +124,12 @@ export class PlanBuilder {
     const carried = this.carried.manifest(desc.digest);
     if (carried) await this.addManifest(carried, where, desc);
     else this.addOwnedManifest(desc);
-    if (!this.plan.roots.includes(desc.digest)) this.plan.roots.push(desc.digest);
+    this.markRoot(desc.digest);
+  }
+
+  /** Records a top-level image: what a `tag` field applies to. */
+  markRoot(digest: Digest): void {
+    if (!this.plan.roots.includes(digest)) this.plan.roots.push(digest);
   }
 
   /** Records a tag the archive itself names; one tag naming two different images is ambiguous. */

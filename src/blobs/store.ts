@@ -100,6 +100,9 @@ export interface StageOptions {
   flushLater?: boolean;
 }
 
+/** Upload folder names under staging/: import ids (UUIDs), never anything that could leave the folder. */
+const STAGING_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 export class BlobStore {
   readonly blobsDir: string;
   readonly stagingDir: string;
@@ -181,6 +184,19 @@ export class BlobStore {
 
   async stagingEntries(): Promise<string[]> {
     return fs.readdir(this.stagingDir);
+  }
+
+  /** Milliseconds since the upload folder `staging/<id>` last changed; undefined when there is none. */
+  async stagingAge(id: string): Promise<number | undefined> {
+    if (!STAGING_ID.test(id)) return undefined;
+    const stat = await fs.stat(path.join(this.stagingDir, id)).catch(() => undefined);
+    return stat === undefined ? undefined : Date.now() - stat.mtimeMs;
+  }
+
+  /** Removes one upload's folder `staging/<id>`, whatever its state (its upload is known to be over). */
+  async removeStaging(id: string): Promise<void> {
+    if (!STAGING_ID.test(id)) return;
+    await fs.rm(path.join(this.stagingDir, id), { recursive: true, force: true });
   }
 
   async createStagingArea(id: string): Promise<StagingArea> {

@@ -27,7 +27,7 @@ const ACQUIRE_TIMEOUT_MS = 10_000;
 /** How long opening one PostgreSQL connection may take (a silent network would otherwise hang it). */
 const CONNECT_TIMEOUT_MS = 5_000;
 
-export function isPostgres(db: Db): boolean {
+export function isPostgres(db: Db | Tx): boolean {
   return db.client.config.client === 'pg';
 }
 

@@ -1,6 +1,7 @@
 // Query functions. Each takes the knex handle or transaction it runs in, so a service owns the
 // transaction and a change writes exactly one version.
 import type { Knex } from 'knex';
+import { isPostgres } from './connect.js';
 import type { ContentRow, ImportRow, InstanceRow, RepositoryRow, TagRow, VersionRow } from './rows.js';
 
 type Q = Knex | Knex.Transaction;
@@ -21,7 +22,7 @@ export async function findRepository(q: Q, name: string): Promise<RepositoryRow 
 /** Locks the repository row for the rest of the transaction (PostgreSQL); SQLite has one writer already. */
 export async function lockRepository(tx: Knex.Transaction, id: number): Promise<RepositoryRow | undefined> {
   const query = tx<RepositoryRow>('repositories').where({ id }).first();
-  if (tx.client.config.client === 'pg') query.forUpdate();
+  if (isPostgres(tx)) query.forUpdate();
   return query;
 }
 
@@ -201,11 +202,9 @@ export async function listImports(
   return query;
 }
 
-/** Marks imports left running by a process that is gone as failed; returns how many. */
-export async function failRunningImports(q: Q, error: string, instanceId?: string): Promise<number> {
-  const query = q('imports').where({ status: 'running' });
-  if (instanceId !== undefined) query.where({ instance_id: instanceId });
-  return query.update({ status: 'failed', error, finished_at: now() } as never) as unknown as Promise<number>;
+/** Marks every running import failed (SQLite: they are all from before this start); returns how many. */
+export async function failRunningImports(q: Q, error: string): Promise<number> {
+  return q('imports').where({ status: 'running' }).update({ status: 'failed', error, finished_at: now() } as never) as unknown as Promise<number>;
 }
 
 /** Of `ids`, the running imports; marks them failed with `error` and returns how many changed. */
@@ -260,7 +259,7 @@ export async function findAbandonedImports(q: Q, cutoff: string, ownId: string):
  * judge heartbeat ages by one clock. SQLite is one process on one host: its own clock.
  */
 export async function databaseNow(q: Q): Promise<string> {
-  if (q.client.config.client !== 'pg') return now();
+  if (!isPostgres(q)) return now();
   const result: { rows: Array<{ now: string }> } = await q.raw(
     `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now`,
   );
@@ -296,11 +295,11 @@ export async function deleteStaleInstances(q: Q, cutoff: string | undefined, kee
 const BLOB_STORE_LOCK = 0x62657274; // 'bert'
 
 export async function lockBlobStoreShared(tx: Knex.Transaction): Promise<void> {
-  if (tx.client.config.client === 'pg') await tx.raw('SELECT pg_advisory_xact_lock_shared(?)', [BLOB_STORE_LOCK]);
+  if (isPostgres(tx)) await tx.raw('SELECT pg_advisory_xact_lock_shared(?)', [BLOB_STORE_LOCK]);
 }
 
 export async function lockBlobStoreExclusive(tx: Knex.Transaction): Promise<void> {
-  if (tx.client.config.client === 'pg') await tx.raw('SELECT pg_advisory_xact_lock(?)', [BLOB_STORE_LOCK]);
+  if (isPostgres(tx)) await tx.raw('SELECT pg_advisory_xact_lock(?)', [BLOB_STORE_LOCK]);
 }
 
 /** Blobs that no version of any repository references. */
@@ -330,7 +329,7 @@ export async function knownBlobs(q: Q, digests: string[]): Promise<Set<string>> 
 // `last` pagination is the same everywhere (PostgreSQL would otherwise use the database's collation)
 
 function byteOrder(q: Q, column: string): Knex.Raw {
-  return q.client.config.client === 'pg' ? q.raw('?? COLLATE "C"', [column]) : q.raw('??', [column]);
+  return isPostgres(q) ? q.raw('?? COLLATE "C"', [column]) : q.raw('??', [column]);
 }
 
 /** Up to `limit` repository names after `after`, in byte order. */

@@ -149,6 +149,8 @@ export class ImportSession {
   }
 
   private readerContext(): ReaderContext {
+    // Read once per import: the reader's size lookups are hints, the commit decides ownership.
+    let repository: ReturnType<typeof getRepositoryRow> | undefined;
     return {
       readSmall: (blob, where) =>
         this.s.blobs.readSmall(blob.file, MAX_MANIFEST_BYTES).then((buf) => {
@@ -159,7 +161,7 @@ export class ImportSession {
         }),
       stageBytes: (bytes) => this.staging.stage(Readable.from([bytes])),
       repositoryBlob: async (digest) => {
-        const repo = await getRepositoryRow(this.s, this.repository.name);
+        const repo = await (repository ??= getRepositoryRow(this.s, this.repository.name));
         const size = await q.findContentBlobSize(this.s.db, repo.id, repo.latest_version, digest);
         return size === undefined ? undefined : { size };
       },
@@ -312,7 +314,7 @@ export class ImportSession {
       // The database is out of reach: answer with the report as this process knows it; the
       // instance sweep records it once the database is back.
       if (!this.failure) throw readErr;
-      return reportFromRow({ id: this.id, repository: this.repository.name, version: null, new_version: null, manifests: '[]', blobs: '[]', created_at: this.createdAt, instance_id: this.s.instanceId, ...this.failure! });
+      return reportFromRow({ id: this.id, repository: this.repository.name, version: null, new_version: null, manifests: '[]', blobs: '[]', created_at: this.createdAt, instance_id: this.s.instanceId, ...this.failure });
     }
   }
 }

@@ -7,14 +7,10 @@
 //   3. fails its own running imports whose session has ended without writing the report (the
 //      database was unreachable at that moment): their staging folder is gone on two ticks in a row;
 //   4. removes staging folders whose import is no longer running, once they are older than the timeout.
-import fs from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import * as q from '../db/queries.js';
 import type { ErrorBody } from '../errors.js';
 import type { Services } from './deps.js';
-
-const IMPORT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const INTERRUPTED: ErrorBody = { code: 'INTERRUPTED', message: 'the server stopped before the import finished', details: null };
 const REPORT_LOST: ErrorBody = {
@@ -104,7 +100,7 @@ export class Instance {
     let interrupted = 0;
     if (abandoned.length > 0) {
       interrupted = await q.failImports(db, abandoned.map((a) => a.id), JSON.stringify(INTERRUPTED));
-      for (const a of abandoned) await this.removeStaging(a.id);
+      for (const a of abandoned) await this.s.blobs.removeStaging(a.id);
       log.warn(
         { failed_imports: interrupted, instances: [...new Set(abandoned.map((a) => a.instance_id))] },
         'failed the imports of processes that are gone',
@@ -115,7 +111,7 @@ export class Instance {
     const lost: string[] = [];
     const suspects = new Set<string>();
     for (const id of await q.listRunningImportIds(db, this.s.instanceId)) {
-      if (await this.hasStaging(id)) continue;
+      if ((await this.s.blobs.stagingAge(id)) !== undefined) continue;
       if (this.suspects.has(id)) lost.push(id);
       else suspects.add(id);
     }
@@ -129,32 +125,20 @@ export class Instance {
 
   /** Staging folders of imports that are not running (finished, failed, unknown), older than the timeout. */
   private async sweepStaging(): Promise<number> {
-    const names = (await this.s.blobs.stagingEntries()).filter((n) => IMPORT_ID.test(n));
+    const { blobs } = this.s;
+    const names = await blobs.stagingEntries();
     if (names.length === 0) return 0;
     const statuses = await q.importStatuses(this.s.db, names);
     let removed = 0;
     for (const name of names) {
       if (statuses.get(name) === 'running') continue;
-      const stat = await fs.stat(path.join(this.s.blobs.stagingDir, name)).catch(() => undefined);
-      if (!stat || Date.now() - stat.mtimeMs < this.timeoutMs) continue;
-      await this.removeStaging(name);
+      const age = await blobs.stagingAge(name);
+      if (age === undefined || age < this.timeoutMs) continue;
+      await blobs.removeStaging(name);
       removed++;
     }
     if (removed > 0) this.s.log.warn({ staging_entries: removed }, 'removed staging folders of finished imports');
     return removed;
-  }
-
-  private async hasStaging(id: string): Promise<boolean> {
-    if (!IMPORT_ID.test(id)) return false;
-    return fs.stat(path.join(this.s.blobs.stagingDir, id)).then(
-      () => true,
-      () => false,
-    );
-  }
-
-  private async removeStaging(id: string): Promise<void> {
-    if (!IMPORT_ID.test(id)) return;
-    await fs.rm(path.join(this.s.blobs.stagingDir, id), { recursive: true, force: true });
   }
 }
 

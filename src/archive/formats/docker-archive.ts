@@ -113,7 +113,7 @@ export const dockerArchiveReader: ArchiveReader = {
     for (const [i, image] of resolved.entries()) {
       const manifest = await ctx.stageBytes(buildManifest(image.config, image.layers));
       const planned = await builder.addManifest(manifest, `manifest.json[${i}]`);
-      if (!builder.plan.roots.includes(planned.digest)) builder.plan.roots.push(planned.digest);
+      builder.markRoot(planned.digest);
       for (const reference of image.tags) {
         const tag = tagOfReference(reference);
         if (tag) builder.addArchiveTag(tag, planned.digest);

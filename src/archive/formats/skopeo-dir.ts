@@ -50,7 +50,7 @@ export const skopeoDirReader: ArchiveReader = {
       manifest: (d) => manifests.get(d) ?? blobs.get(d),
     });
     const planned = await builder.addManifest(top, 'manifest.json');
-    builder.plan.roots.push(planned.digest);
+    builder.markRoot(planned.digest);
     return builder.plan;
   },
 };
