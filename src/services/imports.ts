@@ -11,7 +11,12 @@ import { pickReader } from '../archive/formats/index.js';
 import type { ImportPlan, ReaderContext } from '../archive/plan.js';
 import { blobsUnknown } from '../archive/plan-builder.js';
 import { type ArchiveListing, readArchive } from '../archive/read-archive.js';
-import * as q from '../db/queries.js';
+import * as blobRowsDb from '../db/blobs.js';
+import { now } from '../db/common.js';
+import * as importsDb from '../db/imports.js';
+import * as reposDb from '../db/repositories.js';
+import * as tagsDb from '../db/tags.js';
+import * as versionsDb from '../db/versions.js';
 import type { ImportRow } from '../db/rows.js';
 import { BerthError, type ErrorBody, isClientAbort, toErrorBody } from '../errors.js';
 import type { Services } from './deps.js';
@@ -56,7 +61,7 @@ export function reportFromRow(row: ImportRow): ImportReport {
 }
 
 export async function getImport(s: Services, id: string): Promise<ImportReport> {
-  const row = /^[0-9a-f-]{36}$/.test(id) ? await q.findImport(s.db, id) : undefined;
+  const row = /^[0-9a-f-]{36}$/.test(id) ? await importsDb.findImport(s.db, id) : undefined;
   if (!row) throw new BerthError('IMPORT_UNKNOWN', 'no import with this id', { id: id.slice(0, 100) });
   return reportFromRow(row);
 }
@@ -68,7 +73,7 @@ export async function listImports(
   if (opts.status !== undefined && !['running', 'completed', 'failed'].includes(opts.status)) {
     throw new BerthError('BODY_INVALID', 'status must be running, completed or failed', { status: opts.status.slice(0, 50) });
   }
-  return (await q.listImports(s.db, opts)).map(reportFromRow);
+  return (await importsDb.listImports(s.db, opts)).map(reportFromRow);
 }
 
 /** Everything a plan references but does not carry: the destination repository must own these. */
@@ -100,8 +105,8 @@ export class ImportSession {
   static async begin(s: Services, rawName: string): Promise<ImportSession> {
     const repo = await getRepositoryRow(s, rawName);
     const id = randomUUID();
-    const createdAt = q.now();
-    await q.insertImport(s.db, {
+    const createdAt = now();
+    await importsDb.insertImport(s.db, {
       id,
       repository: repo.name,
       status: 'running',
@@ -122,7 +127,7 @@ export class ImportSession {
     try {
       staging = await s.blobs.createStagingArea(id);
     } catch (err) {
-      await q.updateImport(s.db, id, { status: 'failed', error: JSON.stringify(toErrorBody(err)), finished_at: q.now() });
+      await importsDb.updateImport(s.db, id, { status: 'failed', error: JSON.stringify(toErrorBody(err)), finished_at: now() });
       throw err;
     }
     s.log.info({ import_id: id, repository: repo.name }, 'import started');
@@ -162,7 +167,7 @@ export class ImportSession {
       stageBytes: (bytes) => this.staging.stage(Readable.from([bytes])),
       repositoryBlob: async (digest) => {
         const repo = await (repository ??= getRepositoryRow(this.s, this.repository.name));
-        const size = await q.findContentBlobSize(this.s.db, repo.id, repo.latest_version, digest);
+        const size = await versionsDb.findContentBlobSize(this.s.db, repo.id, repo.latest_version, digest);
         return size === undefined ? undefined : { size };
       },
     };
@@ -205,34 +210,34 @@ export class ImportSession {
       this.tagField !== undefined ? plan.roots.map((digest) => ({ tag: this.tagField!, digest })) : plan.archiveTags;
 
     const committed = await this.s.db.transaction(async (tx) => {
-      const repo = await q.lockRepository(tx, this.repository.id);
+      const repo = await reposDb.lockRepository(tx, this.repository.id);
       if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository was deleted during the import', { name: this.repository.name });
       const latest = repo.latest_version;
       // Ownership is decided here, under the repository lock and before anything moves into the store.
-      const held = await q.contentIn(tx, repo.id, latest, [...new Set([...needed, ...wanted.map((w) => w.digest)])]);
+      const held = await versionsDb.contentIn(tx, repo.id, latest, [...new Set([...needed, ...wanted.map((w) => w.digest)])]);
       const missing = needed.filter((d) => !held.has(d));
       if (missing.length > 0) throw blobsUnknown(missing);
 
       // Blobs move into the store under the blob-store lock, so orphan cleanup never sees a stored
       // blob whose rows are not yet written.
-      await q.lockBlobStoreShared(tx);
+      await blobRowsDb.lockBlobStoreShared(tx);
       for (const blob of carried) await this.staging.commit(blob);
-      await q.insertBlobs(tx, carried.map((b) => ({ digest: b.digest, size: b.size })));
+      await blobRowsDb.insertBlobs(tx, carried.map((b) => ({ digest: b.digest, size: b.size })));
       const toAdd = wanted.filter((w) => !held.has(w.digest));
       const tagChanges: typeof tags = [];
       for (const t of tags) {
-        const current = await q.findTag(tx, repo.id, latest, t.tag);
+        const current = await tagsDb.findTag(tx, repo.id, latest, t.tag);
         if (current?.digest !== t.digest) tagChanges.push(t);
       }
 
       let version = latest;
       const newVersion = toAdd.length > 0 || tagChanges.length > 0;
       if (newVersion) {
-        version = await q.insertVersion(tx, repo, 'import', this.id);
-        await q.insertContent(tx, repo.id, version, toAdd);
-        for (const t of tagChanges) await q.setTag(tx, repo.id, version, t.tag, t.digest);
+        version = await versionsDb.insertVersion(tx, repo, 'import', this.id);
+        await versionsDb.insertContent(tx, repo.id, version, toAdd);
+        for (const t of tagChanges) await tagsDb.setTag(tx, repo.id, version, t.tag, t.digest);
       }
-      const finishedAt = q.now();
+      const finishedAt = now();
       const report: ImportReport = {
         id: this.id,
         repository: repo.name,
@@ -252,7 +257,7 @@ export class ImportSession {
         duration_ms: Date.now() - this.started,
         error: null,
       };
-      const finished = await q.finishImport(tx, this.id, {
+      const finished = await importsDb.finishImport(tx, this.id, {
         status: 'completed',
         format: report.format,
         tag: report.tag,
@@ -293,14 +298,14 @@ export class ImportSession {
         format: this.format,
         tag: this.tagField ?? null,
         bytes_received: this.bytesReceived,
-        finished_at: q.now(),
+        finished_at: now(),
         duration_ms: Date.now() - this.started,
         error: JSON.stringify(body),
       };
       this.failure = patch;
       try {
         // The first outcome recorded stands (a sweep may have failed it already).
-        await q.finishImport(this.s.db, this.id, patch);
+        await importsDb.finishImport(this.s.db, this.id, patch);
       } catch (dbErr) {
         this.s.log.error({ import_id: this.id, err: dbErr }, 'import report update failed');
       }

@@ -8,7 +8,9 @@
 //      database was unreachable at that moment): their staging folder is gone on two ticks in a row;
 //   4. removes staging folders whose import is no longer running, once they are older than the timeout.
 import os from 'node:os';
-import * as q from '../db/queries.js';
+import { now } from '../db/common.js';
+import * as importsDb from '../db/imports.js';
+import * as instancesDb from '../db/instances.js';
 import type { ErrorBody } from '../errors.js';
 import type { Services } from './deps.js';
 
@@ -28,7 +30,7 @@ export interface SweepResult {
 }
 
 export class Instance {
-  private readonly startedAt = q.now();
+  private readonly startedAt = now();
   private timer: NodeJS.Timeout | undefined;
   private tick: Promise<void> | undefined;
   private stopped = false;
@@ -60,7 +62,7 @@ export class Instance {
     clearTimeout(this.timer);
     await this.tick;
     try {
-      await q.deleteInstance(this.s.db, this.s.instanceId);
+      await instancesDb.deleteInstance(this.s.db, this.s.instanceId);
     } catch (err) {
       this.s.log.warn({ err }, 'instance row not removed');
     }
@@ -88,35 +90,35 @@ export class Instance {
 
   private async heartbeat(): Promise<void> {
     await this.onHeartbeat?.();
-    await q.touchInstance(this.s.db, { id: this.s.instanceId, hostname: os.hostname(), pid: process.pid, started_at: this.startedAt });
+    await instancesDb.touchInstance(this.s.db, { id: this.s.instanceId, hostname: os.hostname(), pid: process.pid, started_at: this.startedAt });
   }
 
   /** One pass of steps 2–4 (see the top of this file). */
   async sweep(): Promise<SweepResult> {
     const { db, log } = this.s;
-    const cutoff = new Date(Date.parse(await q.databaseNow(db)) - this.timeoutMs).toISOString();
+    const cutoff = new Date(Date.parse(await instancesDb.databaseNow(db)) - this.timeoutMs).toISOString();
 
-    const abandoned = await q.findAbandonedImports(db, cutoff, this.s.instanceId);
+    const abandoned = await importsDb.findAbandonedImports(db, cutoff, this.s.instanceId);
     let interrupted = 0;
     if (abandoned.length > 0) {
-      interrupted = await q.failImports(db, abandoned.map((a) => a.id), JSON.stringify(INTERRUPTED));
+      interrupted = await importsDb.failImports(db, abandoned.map((a) => a.id), JSON.stringify(INTERRUPTED));
       for (const a of abandoned) await this.s.blobs.removeStaging(a.id);
       log.warn(
         { failed_imports: interrupted, instances: [...new Set(abandoned.map((a) => a.instance_id))] },
         'failed the imports of processes that are gone',
       );
     }
-    await q.deleteStaleInstances(db, cutoff);
+    await instancesDb.deleteStaleInstances(db, cutoff);
 
     const lost: string[] = [];
     const suspects = new Set<string>();
-    for (const id of await q.listRunningImportIds(db, this.s.instanceId)) {
+    for (const id of await importsDb.listRunningImportIds(db, this.s.instanceId)) {
       if ((await this.s.blobs.stagingAge(id)) !== undefined) continue;
       if (this.suspects.has(id)) lost.push(id);
       else suspects.add(id);
     }
     this.suspects = suspects;
-    const recovered = lost.length > 0 ? await q.failImports(db, lost, JSON.stringify(REPORT_LOST)) : 0;
+    const recovered = lost.length > 0 ? await importsDb.failImports(db, lost, JSON.stringify(REPORT_LOST)) : 0;
     if (recovered > 0) log.warn({ failed_imports: recovered, import_ids: lost }, 'recorded imports that ended while the database was unreachable');
 
     const removed = await this.sweepStaging();
@@ -128,7 +130,7 @@ export class Instance {
     const { blobs } = this.s;
     const names = await blobs.stagingEntries();
     if (names.length === 0) return 0;
-    const statuses = await q.importStatuses(this.s.db, names);
+    const statuses = await importsDb.importStatuses(this.s.db, names);
     let removed = 0;
     for (const name of names) {
       if (statuses.get(name) === 'running') continue;
@@ -147,8 +149,8 @@ export class Instance {
  * Fails every running import with INTERRUPTED, empties staging and forgets every other instance.
  */
 export async function recoverSingleProcess(s: Deps): Promise<{ interrupted: number; staging_removed: number }> {
-  const interrupted = await q.failRunningImports(s.db, JSON.stringify(INTERRUPTED));
+  const interrupted = await importsDb.failRunningImports(s.db, JSON.stringify(INTERRUPTED));
   const removed = await s.blobs.clearStaging();
-  await q.deleteStaleInstances(s.db, undefined, s.instanceId);
+  await instancesDb.deleteStaleInstances(s.db, undefined, s.instanceId);
   return { interrupted, staging_removed: removed };
 }

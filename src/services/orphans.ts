@@ -3,7 +3,7 @@
 // blob-store lock exclusively, so no import commit runs meanwhile; in-flight uploads hold hard-link
 // pins on the stored blobs they reuse (see blobs/store.ts), so removing those is safe too.
 import { parseDigest } from '../core/digest.js';
-import * as q from '../db/queries.js';
+import * as blobRowsDb from '../db/blobs.js';
 import type { Services } from './deps.js';
 
 export interface CleanupResult {
@@ -18,14 +18,14 @@ const BATCH = 1000;
 export async function cleanupOrphans(s: Services): Promise<CleanupResult> {
   const started = Date.now();
   const result = await s.db.transaction(async (tx) => {
-    await q.lockBlobStoreExclusive(tx);
+    await blobRowsDb.lockBlobStoreExclusive(tx);
     let removedBlobs = 0;
     let removedFiles = 0;
     let freed = 0;
     for (;;) {
-      const orphans = await q.findOrphanBlobs(tx, BATCH);
+      const orphans = await blobRowsDb.findOrphanBlobs(tx, BATCH);
       if (orphans.length === 0) break;
-      await q.deleteBlobs(tx, orphans.map((o) => o.digest));
+      await blobRowsDb.deleteBlobs(tx, orphans.map((o) => o.digest));
       for (const o of orphans) freed += await s.blobs.remove(parseDigest(o.digest));
       removedBlobs += orphans.length;
     }
@@ -33,7 +33,7 @@ export async function cleanupOrphans(s: Services): Promise<CleanupResult> {
       const prefix = i.toString(16).padStart(2, '0');
       const stored = await s.blobs.listPrefix(prefix);
       if (stored.length === 0) continue;
-      const known = await q.knownBlobs(tx, stored);
+      const known = await blobRowsDb.knownBlobs(tx, stored);
       for (const digest of stored) {
         if (known.has(digest)) continue;
         freed += await s.blobs.remove(digest);

@@ -6,7 +6,9 @@ import type { Readable } from 'node:stream';
 import { type Digest, parseDigest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { parseTag } from '../core/names.js';
-import * as q from '../db/queries.js';
+import * as reposDb from '../db/repositories.js';
+import * as tagsDb from '../db/tags.js';
+import * as versionsDb from '../db/versions.js';
 import type { RepositoryRow } from '../db/rows.js';
 import { BerthError } from '../errors.js';
 import type { Services } from './deps.js';
@@ -58,12 +60,12 @@ export async function resolveManifest(s: Services, rawName: string, reference: s
     digest = parseDigest(reference);
   } else {
     const tag = parseTag(reference);
-    const row = await q.findTag(s.db, repo.id, repo.latest_version, tag);
+    const row = await tagsDb.findTag(s.db, repo.id, repo.latest_version, tag);
     if (!row) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { name: repo.name, tag });
     digest = parseDigest(row.digest);
   }
   const unknown = () => new BerthError('MANIFEST_UNKNOWN', 'repository holds no manifest with this digest', { name: repo.name, digest });
-  const content = (await q.contentIn(s.db, repo.id, repo.latest_version, [digest])).get(digest);
+  const content = (await versionsDb.contentIn(s.db, repo.id, repo.latest_version, [digest])).get(digest);
   if (content?.kind !== 'manifest' || content.media_type === null) throw unknown();
   const size = await storedSize(s, repo, digest);
   if (size === undefined) throw unknown();
@@ -90,7 +92,7 @@ export async function resolveBlob(s: Services, rawName: string, rawDigest: strin
   const repo = await getRepositoryRow(s, rawName);
   const digest = parseDigest(rawDigest);
   const unknown = () => new BerthError('BLOB_NOT_FOUND', 'repository holds no blob with this digest', { name: repo.name, digest });
-  if (!(await q.contentIn(s.db, repo.id, repo.latest_version, [digest])).has(digest)) throw unknown();
+  if (!(await versionsDb.contentIn(s.db, repo.id, repo.latest_version, [digest])).has(digest)) throw unknown();
   const size = await storedSize(s, repo, digest);
   if (size === undefined) throw unknown();
   return { repository: repo.name, digest, size };
@@ -122,7 +124,7 @@ async function page(fetch: (limit: number) => Promise<string[]>, n: number): Pro
 export async function listTagsPage(s: Services, rawName: string, p: Page): Promise<PageResult & { repository: string }> {
   const repo = await getRepositoryRow(s, rawName);
   const result = await page(
-    (limit) => q.listTagNames(s.db, repo.id, repo.latest_version, { limit, ...(p.last !== undefined ? { after: p.last } : {}) }),
+    (limit) => tagsDb.listTagNames(s.db, repo.id, repo.latest_version, { limit, ...(p.last !== undefined ? { after: p.last } : {}) }),
     p.n,
   );
   return { repository: repo.name, ...result };
@@ -130,5 +132,5 @@ export async function listTagsPage(s: Services, rawName: string, p: Page): Promi
 
 /** One page of repository names, in byte order. */
 export async function catalogPage(s: Services, p: Page): Promise<PageResult> {
-  return page((limit) => q.listRepositoryNames(s.db, { limit, ...(p.last !== undefined ? { after: p.last } : {}) }), p.n);
+  return page((limit) => reposDb.listRepositoryNames(s.db, { limit, ...(p.last !== undefined ? { after: p.last } : {}) }), p.n);
 }

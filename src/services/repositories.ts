@@ -1,7 +1,9 @@
 // Repositories, their versions and their tags. Each change is one transaction and one new version.
 import { type Digest, parseDigest } from '../core/digest.js';
 import { parseRepositoryName, parseTag } from '../core/names.js';
-import * as q from '../db/queries.js';
+import * as reposDb from '../db/repositories.js';
+import * as tagsDb from '../db/tags.js';
+import * as versionsDb from '../db/versions.js';
 import type { RepositoryRow, TagRow } from '../db/rows.js';
 import { BerthError } from '../errors.js';
 import type { Services } from './deps.js';
@@ -19,7 +21,7 @@ export function repositoryView(row: RepositoryRow): RepositoryView {
 
 export async function getRepositoryRow(s: Pick<Services, 'db'>, rawName: string): Promise<RepositoryRow> {
   const name = parseRepositoryName(rawName);
-  const row = await q.findRepository(s.db, name);
+  const row = await reposDb.findRepository(s.db, name);
   if (!row) throw new BerthError('NAME_UNKNOWN', 'repository not found', { name });
   return row;
 }
@@ -27,9 +29,9 @@ export async function getRepositoryRow(s: Pick<Services, 'db'>, rawName: string)
 export async function createRepository(s: Services, rawName: unknown): Promise<RepositoryView> {
   const name = parseRepositoryName(rawName);
   return s.db.transaction(async (tx) => {
-    if (await q.findRepository(tx, name)) throw new BerthError('REPOSITORY_EXISTS', 'repository already exists', { name });
+    if (await reposDb.findRepository(tx, name)) throw new BerthError('REPOSITORY_EXISTS', 'repository already exists', { name });
     try {
-      return repositoryView(await q.insertRepository(tx, name));
+      return repositoryView(await reposDb.insertRepository(tx, name));
     } catch (err) {
       // Another process created it between our check and insert.
       if (/unique|duplicate/i.test(String((err as Error).message))) {
@@ -41,14 +43,14 @@ export async function createRepository(s: Services, rawName: unknown): Promise<R
 }
 
 export async function listRepositories(s: Services, opts: { limit: number; after?: string }): Promise<RepositoryView[]> {
-  return (await q.listRepositories(s.db, opts)).map(repositoryView);
+  return (await reposDb.listRepositories(s.db, opts)).map(repositoryView);
 }
 
 export async function deleteRepository(s: Services, rawName: string): Promise<void> {
   const row = await getRepositoryRow(s, rawName);
   await s.db.transaction(async (tx) => {
-    await q.lockRepository(tx, row.id);
-    await q.deleteRepository(tx, row.id);
+    await reposDb.lockRepository(tx, row.id);
+    await reposDb.deleteRepository(tx, row.id);
   });
 }
 
@@ -61,7 +63,7 @@ export interface VersionSummary {
 
 export async function listVersions(s: Services, rawName: string, opts: { limit: number; offset: number }): Promise<VersionSummary[]> {
   const repo = await getRepositoryRow(s, rawName);
-  const rows = await q.listVersions(s.db, repo.id, opts);
+  const rows = await versionsDb.listVersions(s.db, repo.id, opts);
   return rows.map((r) => ({ number: r.number, kind: r.kind, import_id: r.import_id, created_at: r.created_at }));
 }
 
@@ -89,13 +91,13 @@ const contentView = (c: { digest: string; media_type: string | null; size: numbe
 
 export async function getVersion(s: Services, rawName: string, number: number): Promise<VersionView> {
   const repo = await getRepositoryRow(s, rawName);
-  const version = await q.findVersion(s.db, repo.id, number);
+  const version = await versionsDb.findVersion(s.db, repo.id, number);
   if (!version) throw new BerthError('VERSION_UNKNOWN', 'repository has no such version', { name: repo.name, version: number });
   const [tags, content, contentDiff, tagDiff] = await Promise.all([
-    q.listTags(s.db, repo.id, number),
-    q.listContent(s.db, repo.id, number),
-    q.contentChanges(s.db, repo.id, number),
-    q.tagChanges(s.db, repo.id, number),
+    tagsDb.listTags(s.db, repo.id, number),
+    versionsDb.listContent(s.db, repo.id, number),
+    versionsDb.contentChanges(s.db, repo.id, number),
+    tagsDb.tagChanges(s.db, repo.id, number),
   ]);
   const split = (rows: typeof content) => ({
     manifests: rows.filter((c) => c.kind === 'manifest').map(contentView),
@@ -116,7 +118,7 @@ export async function getVersion(s: Services, rawName: string, number: number): 
 
 export async function listTags(s: Services, rawName: string): Promise<Array<{ name: string; digest: string }>> {
   const repo = await getRepositoryRow(s, rawName);
-  return (await q.listTags(s.db, repo.id, repo.latest_version)).map(tagView);
+  return (await tagsDb.listTags(s.db, repo.id, repo.latest_version)).map(tagView);
 }
 
 export interface TagChange {
@@ -132,16 +134,16 @@ export async function putTag(s: Services, rawName: string, rawTag: string, rawDi
   const digest = parseDigest(rawDigest);
   const { id } = await getRepositoryRow(s, rawName);
   return s.db.transaction(async (tx) => {
-    const repo = await q.lockRepository(tx, id);
+    const repo = await reposDb.lockRepository(tx, id);
     if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository not found', { name: rawName });
-    const content = await q.contentIn(tx, repo.id, repo.latest_version, [digest]);
+    const content = await versionsDb.contentIn(tx, repo.id, repo.latest_version, [digest]);
     if (content.get(digest)?.kind !== 'manifest') {
       throw new BerthError('MANIFEST_UNKNOWN', 'the repository holds no manifest with this digest', { digest });
     }
-    const current = await q.findTag(tx, repo.id, repo.latest_version, tag);
+    const current = await tagsDb.findTag(tx, repo.id, repo.latest_version, tag);
     if (current?.digest === digest) return { name: tag, digest, version: repo.latest_version, new_version: false };
-    const version = await q.insertVersion(tx, repo, 'tag', null);
-    await q.setTag(tx, repo.id, version, tag, digest);
+    const version = await versionsDb.insertVersion(tx, repo, 'tag', null);
+    await tagsDb.setTag(tx, repo.id, version, tag, digest);
     return { name: tag, digest, version, new_version: true };
   });
 }
@@ -150,12 +152,12 @@ export async function deleteTag(s: Services, rawName: string, rawTag: string): P
   const tag = parseTag(rawTag);
   const { id } = await getRepositoryRow(s, rawName);
   return s.db.transaction(async (tx) => {
-    const repo = await q.lockRepository(tx, id);
+    const repo = await reposDb.lockRepository(tx, id);
     if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository not found', { name: rawName });
-    const current = await q.findTag(tx, repo.id, repo.latest_version, tag);
+    const current = await tagsDb.findTag(tx, repo.id, repo.latest_version, tag);
     if (!current) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { tag });
-    const version = await q.insertVersion(tx, repo, 'untag', null);
-    await q.setTag(tx, repo.id, version, tag, null);
+    const version = await versionsDb.insertVersion(tx, repo, 'untag', null);
+    await tagsDb.setTag(tx, repo.id, version, tag, null);
     return { name: tag, digest: null, version, new_version: true };
   });
 }

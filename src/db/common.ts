@@ -1,0 +1,22 @@
+// What the query files share: the handle type, timestamps, the version-interval filter and byte-order
+// sorting. Each query function takes the knex handle or transaction it runs in, so a service owns the
+// transaction and a change writes exactly one version.
+import type { Knex } from 'knex';
+import { isPostgres } from './connect.js';
+
+export type Q = Knex | Knex.Transaction;
+
+export const now = (): string => new Date().toISOString();
+
+/** Rows of a content or tag table that belong to version `n`. */
+export function inVersion(q: Knex.QueryBuilder, n: number): Knex.QueryBuilder {
+  return q.where('version_added', '<=', n).andWhere((w) => w.whereNull('version_removed').orWhere('version_removed', '>', n));
+}
+
+/**
+ * `column` sorted in byte order on both dialects (PostgreSQL would otherwise use the database's
+ * collation), so that `last` pagination of /v2 listings is the same everywhere.
+ */
+export function byteOrder(q: Q, column: string): Knex.Raw {
+  return isPostgres(q) ? q.raw('?? COLLATE "C"', [column]) : q.raw('??', [column]);
+}

@@ -1,0 +1,81 @@
+// Import (and push) reports: one row per upload, from running to completed or failed.
+import { type Q, now } from './common.js';
+import type { ImportRow } from './rows.js';
+
+export async function insertImport(q: Q, row: ImportRow): Promise<void> {
+  await q('imports').insert(row);
+}
+
+export async function updateImport(q: Q, id: string, patch: Partial<ImportRow>): Promise<void> {
+  await q('imports').where({ id }).update(patch);
+}
+
+/** Ends a running import; false when it is no longer running (another process already ended it). */
+export async function finishImport(q: Q, id: string, patch: Partial<ImportRow>): Promise<boolean> {
+  return (await q('imports').where({ id, status: 'running' }).update(patch)) > 0;
+}
+
+export async function findImport(q: Q, id: string): Promise<ImportRow | undefined> {
+  return q<ImportRow>('imports').where({ id }).first();
+}
+
+export async function listImports(
+  q: Q,
+  opts: { repository?: string; status?: string; limit: number; before?: string },
+): Promise<ImportRow[]> {
+  const query = q<ImportRow>('imports').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(opts.limit);
+  if (opts.repository !== undefined) query.where('repository', opts.repository);
+  if (opts.status !== undefined) query.where('status', opts.status);
+  if (opts.before !== undefined) query.where('created_at', '<', opts.before);
+  return query;
+}
+
+/** Marks every running import failed (SQLite: they are all from before this start); returns how many. */
+export async function failRunningImports(q: Q, error: string): Promise<number> {
+  return q('imports').where({ status: 'running' }).update({ status: 'failed', error, finished_at: now() } as never) as unknown as Promise<number>;
+}
+
+/** Of `ids`, the running imports; marks them failed with `error` and returns how many changed. */
+export async function failImports(q: Q, ids: string[], error: string): Promise<number> {
+  let changed = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    changed += (await q('imports')
+      .whereIn('id', ids.slice(i, i + 500))
+      .where({ status: 'running' })
+      .update({ status: 'failed', error, finished_at: now() } as never)) as unknown as number;
+  }
+  return changed;
+}
+
+/** Ids of the imports `instanceId` has running. */
+export async function listRunningImportIds(q: Q, instanceId: string): Promise<string[]> {
+  const rows: Array<{ id: string }> = await q('imports').where({ status: 'running', instance_id: instanceId }).select('id');
+  return rows.map((r) => r.id);
+}
+
+/** The status of each of `ids` that has an import row. */
+export async function importStatuses(q: Q, ids: string[]): Promise<Map<string, ImportRow['status']>> {
+  const found = new Map<string, ImportRow['status']>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows: Array<Pick<ImportRow, 'id' | 'status'>> = await q('imports').whereIn('id', ids.slice(i, i + 500)).select('id', 'status');
+    for (const r of rows) found.set(r.id, r.status);
+  }
+  return found;
+}
+
+/**
+ * Running imports whose process is gone: their instance has no row with a heartbeat at or after
+ * `cutoff` (it stopped, crashed, or never registered). `ownId`'s imports are never among them.
+ */
+export async function findAbandonedImports(q: Q, cutoff: string, ownId: string): Promise<Array<{ id: string; instance_id: string | null }>> {
+  return q('imports as m')
+    .where('m.status', 'running')
+    .andWhere((w) =>
+      w.whereNull('m.instance_id').orWhere((w2) =>
+        w2
+          .whereNot('m.instance_id', ownId)
+          .whereNotExists((sub) => sub.select(q.raw('1')).from('instances as i').whereRaw('i.id = m.instance_id').andWhere('i.heartbeat_at', '>=', cutoff)),
+      ),
+    )
+    .select('m.id', 'm.instance_id');
+}

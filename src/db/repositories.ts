@@ -1,0 +1,46 @@
+// Repositories: one row per repository, with the number of its latest version.
+import type { Knex } from 'knex';
+import { isPostgres } from './connect.js';
+import { type Q, now, byteOrder } from './common.js';
+import type { RepositoryRow } from './rows.js';
+
+export async function findRepository(q: Q, name: string): Promise<RepositoryRow | undefined> {
+  return q<RepositoryRow>('repositories').where({ name }).first();
+}
+
+/** Locks the repository row for the rest of the transaction (PostgreSQL); SQLite has one writer already. */
+export async function lockRepository(tx: Knex.Transaction, id: number): Promise<RepositoryRow | undefined> {
+  const query = tx<RepositoryRow>('repositories').where({ id }).first();
+  if (isPostgres(tx)) query.forUpdate();
+  return query;
+}
+
+export async function listRepositories(q: Q, opts: { limit: number; after?: string }): Promise<RepositoryRow[]> {
+  const query = q<RepositoryRow>('repositories').orderBy('name').limit(opts.limit);
+  if (opts.after !== undefined) query.where('name', '>', opts.after);
+  return query;
+}
+
+export async function insertRepository(q: Q, name: string): Promise<RepositoryRow> {
+  const at = now();
+  await q('repositories').insert({ name, latest_version: 0, created_at: at, updated_at: at });
+  const row = await findRepository(q, name);
+  if (!row) throw new Error('repository vanished after insert');
+  await q('repository_versions').insert({ repository_id: row.id, number: 0, kind: 'create', import_id: null, created_at: at });
+  return row;
+}
+
+export async function deleteRepository(q: Q, id: number): Promise<void> {
+  await q('repository_tags').where({ repository_id: id }).delete();
+  await q('repository_content').where({ repository_id: id }).delete();
+  await q('repository_versions').where({ repository_id: id }).delete();
+  await q('repositories').where({ id }).delete();
+}
+
+/** Up to `limit` repository names after `after`, in byte order. */
+export async function listRepositoryNames(q: Q, opts: { limit: number; after?: string }): Promise<string[]> {
+  const query = q('repositories').select('name').orderByRaw(byteOrder(q, 'name')).limit(opts.limit);
+  if (opts.after !== undefined) query.where(byteOrder(q, 'name'), '>', opts.after);
+  const rows: Array<{ name: string }> = await query;
+  return rows.map((r) => r.name);
+}

@@ -1,0 +1,37 @@
+// Tags of repository versions, kept as intervals of versions like content.
+import { type Q, inVersion, byteOrder } from './common.js';
+import type { TagRow } from './rows.js';
+
+export async function listTags(q: Q, repositoryId: number, n: number): Promise<TagRow[]> {
+  return inVersion(q<TagRow>('repository_tags').where({ repository_id: repositoryId }), n).orderBy('name');
+}
+
+export async function findTag(q: Q, repositoryId: number, n: number, name: string): Promise<TagRow | undefined> {
+  return inVersion(q<TagRow>('repository_tags').where({ repository_id: repositoryId, name }), n).first();
+}
+
+export async function tagChanges(q: Q, repositoryId: number, n: number): Promise<{ added: TagRow[]; removed: TagRow[] }> {
+  return {
+    added: await q<TagRow>('repository_tags').where({ repository_id: repositoryId, version_added: n }).orderBy('name'),
+    removed: await q<TagRow>('repository_tags').where({ repository_id: repositoryId, version_removed: n }).orderBy('name'),
+  };
+}
+
+/** Closes the open row of `name` (if any) at `version` and opens one pointing at `digest` (if given). */
+export async function setTag(q: Q, repositoryId: number, version: number, name: string, digest: string | null): Promise<void> {
+  await q('repository_tags').where({ repository_id: repositoryId, name }).whereNull('version_removed').update({ version_removed: version });
+  if (digest !== null) {
+    await q('repository_tags').insert({ repository_id: repositoryId, name, digest, version_added: version, version_removed: null });
+  }
+}
+
+/** Up to `limit` tag names of version `n` after `after`, in byte order. */
+export async function listTagNames(q: Q, repositoryId: number, n: number, opts: { limit: number; after?: string }): Promise<string[]> {
+  const query = inVersion(q('repository_tags').where({ repository_id: repositoryId }), n)
+    .select('name')
+    .orderByRaw(byteOrder(q, 'name'))
+    .limit(opts.limit);
+  if (opts.after !== undefined) query.where(byteOrder(q, 'name'), '>', opts.after);
+  const rows: Array<{ name: string }> = await query;
+  return rows.map((r) => r.name);
+}

@@ -1,0 +1,90 @@
+// Repository versions and their content (manifests and blobs), kept as intervals of versions:
+// a row is in version n when version_added <= n and (version_removed is null or version_removed > n).
+import { type Q, now, inVersion } from './common.js';
+import type { ContentRow, RepositoryRow, VersionRow } from './rows.js';
+
+export async function insertVersion(
+  q: Q,
+  repo: RepositoryRow,
+  kind: VersionRow['kind'],
+  importId: string | null,
+): Promise<number> {
+  const number = repo.latest_version + 1;
+  const at = now();
+  await q('repository_versions').insert({ repository_id: repo.id, number, kind, import_id: importId, created_at: at });
+  await q('repositories').where({ id: repo.id }).update({ latest_version: number, updated_at: at });
+  return number;
+}
+
+export async function listVersions(q: Q, repositoryId: number, opts: { limit: number; offset: number }): Promise<VersionRow[]> {
+  return q<VersionRow>('repository_versions')
+    .where({ repository_id: repositoryId })
+    .orderBy('number', 'desc')
+    .limit(opts.limit)
+    .offset(opts.offset);
+}
+
+export async function findVersion(q: Q, repositoryId: number, number: number): Promise<VersionRow | undefined> {
+  return q<VersionRow>('repository_versions').where({ repository_id: repositoryId, number }).first();
+}
+
+/** Which of `digests` the repository's version `n` holds (as manifest or blob). */
+export async function contentIn(q: Q, repositoryId: number, n: number, digests: string[]): Promise<Map<string, ContentRow>> {
+  const found = new Map<string, ContentRow>();
+  for (let i = 0; i < digests.length; i += 500) {
+    const chunk = digests.slice(i, i + 500);
+    const rows: ContentRow[] = await inVersion(q('repository_content').where({ repository_id: repositoryId }), n).whereIn('digest', chunk);
+    for (const row of rows) found.set(row.digest, row);
+  }
+  return found;
+}
+
+export async function insertContent(
+  q: Q,
+  repositoryId: number,
+  version: number,
+  rows: Array<{ digest: string; kind: ContentRow['kind']; media_type: string | null }>,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += 200) {
+    const chunk = rows.slice(i, i + 200).map((r) => ({ ...r, repository_id: repositoryId, version_added: version, version_removed: null }));
+    await q('repository_content').insert(chunk);
+  }
+}
+
+/** The size of a blob that version `n` of a repository holds, or undefined when it does not hold it. */
+export async function findContentBlobSize(q: Q, repositoryId: number, n: number, digest: string): Promise<number | undefined> {
+  const row = (await inVersion(
+    q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where({ 'c.repository_id': repositoryId, 'c.digest': digest }),
+    n,
+  )
+    .first('b.size')) as { size: number | string } | undefined;
+  return row === undefined ? undefined : Number(row.size);
+}
+
+export async function listContent(q: Q, repositoryId: number, n: number): Promise<Array<ContentRow & { size: number }>> {
+  const rows = await inVersion(
+    q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where('c.repository_id', repositoryId),
+    n,
+  )
+    .select('c.digest', 'c.kind', 'c.media_type', 'c.version_added', 'c.version_removed', 'b.size')
+    .orderBy('c.id');
+  return rows.map((r: ContentRow & { size: number | string }) => ({ ...r, size: Number(r.size) }));
+}
+
+export async function contentChanges(
+  q: Q,
+  repositoryId: number,
+  n: number,
+): Promise<{ added: Array<ContentRow & { size: number }>; removed: Array<ContentRow & { size: number }> }> {
+  const base = () =>
+    q('repository_content as c')
+      .join('blobs as b', 'b.digest', 'c.digest')
+      .where('c.repository_id', repositoryId)
+      .select('c.digest', 'c.kind', 'c.media_type', 'c.version_added', 'c.version_removed', 'b.size')
+      .orderBy('c.id');
+  const fix = (rows: Array<ContentRow & { size: number | string }>) => rows.map((r) => ({ ...r, size: Number(r.size) }));
+  return {
+    added: fix(await base().where('c.version_added', n)),
+    removed: fix(await base().where('c.version_removed', n)),
+  };
+}
