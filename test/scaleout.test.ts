@@ -130,7 +130,7 @@ test(
       }
     }
     t.deepEqual((await api(urls[0]!, 'GET', '/api/v1/imports?status=running')).body.imports, []);
-    t.deepEqual(await fs.readdir(path.join(dataDir, 'staging')), []);
+    t.deepEqual(await fs.readdir(path.join(dataDir, 'staging', 'imports')), []);
   },
 );
 
@@ -215,7 +215,7 @@ test('an import whose session ended without writing its report is recorded as fa
   // An upload in progress: its staging folder exists.
   const live = '33333333-3333-4333-8333-333333333333';
   await db('imports').insert([row(lost), row(live)]);
-  await fs.mkdir(path.join(berth.dataDir, 'staging', live));
+  await fs.mkdir(path.join(berth.dataDir, 'staging', 'imports', live));
 
   const report = await until('the lost report', async () => {
     const r = await berth.api('GET', `/api/v1/imports/${lost}`);
@@ -225,14 +225,14 @@ test('an import whose session ended without writing its report is recorded as fa
   t.is(report.error.code, 'DATABASE_UNAVAILABLE');
   t.is((await berth.api('GET', `/api/v1/imports/${live}`)).body.status, 'running');
   t.deepEqual(await berth.stagingEntries(), [live]);
-  await fs.rm(path.join(berth.dataDir, 'staging', live), { recursive: true });
+  await fs.rm(path.join(berth.dataDir, 'staging', 'imports', live), { recursive: true });
 });
 
 test('staging folders of imports that are not running are removed once older than the heartbeat timeout; a running import\'s folder stays', async (t) => {
   const berth = await startBerth({ BERTH_INSTANCE_TIMEOUT_SECONDS: '10' });
   t.teardown(() => berth.close());
   await berth.api('POST', '/api/v1/repositories', { name: 'leftover/app' });
-  const staging = path.join(berth.dataDir, 'staging');
+  const staging = path.join(berth.dataDir, 'staging', 'imports');
   const old = new Date(Date.now() - 3600_000);
   const running = '77777777-7777-4777-8777-777777777777';
   await berth.server.services.db('imports').insert({
@@ -288,8 +288,8 @@ pgOnly(
     const alive = '66666666-6666-4666-8666-666666666666';
     await db('imports').insert([row(dead, 'dead-instance'), row(unregistered, 'never-registered'), row(alive, berth.server.services.instanceId)]);
     for (const id of [dead, unregistered, alive]) {
-      await fs.mkdir(path.join(berth.dataDir, 'staging', id));
-      await fs.writeFile(path.join(berth.dataDir, 'staging', id, '0'), 'partial');
+      await fs.mkdir(path.join(berth.dataDir, 'staging', 'imports', id));
+      await fs.writeFile(path.join(berth.dataDir, 'staging', 'imports', id, '0'), 'partial');
     }
 
     const peer = await startPeer(berth);
@@ -307,7 +307,7 @@ pgOnly(
       berth.server.services.instanceId,
       peer.services.instanceId,
     ].sort());
-    await fs.rm(path.join(berth.dataDir, 'staging', alive), { recursive: true });
+    await fs.rm(path.join(berth.dataDir, 'staging', 'imports', alive), { recursive: true });
     await db('imports').where({ id: alive }).update({ status: 'failed' });
   },
 );
@@ -384,7 +384,7 @@ pgOnly(
     const slow = slowImport(victim.url, 'killed/app', await tarOf(dirEntries(makeImage({ layerCount: 3 }))));
     slow.response.catch(() => undefined);
     const [id] = await until('the upload to begin', async () => {
-      const entries = await fs.readdir(path.join(dataDir, 'staging'));
+      const entries = await fs.readdir(path.join(dataDir, 'staging', 'imports'));
       return entries.length === 1 ? entries : undefined;
     });
     t.is((await api(survivor.url, 'GET', `/api/v1/imports/${id}`)).body.status, 'running');
@@ -400,7 +400,7 @@ pgOnly(
     t.is(report.error.code, 'INTERRUPTED');
     // stale 3 s after its last heartbeat, noticed on the next tick (every 1 s); the rest is slack for a busy machine
     t.true(took < 3000 + 4000, `took ${took} ms`);
-    t.deepEqual(await fs.readdir(path.join(dataDir, 'staging')), []);
+    t.deepEqual(await fs.readdir(path.join(dataDir, 'staging', 'imports')), []);
     // The repository is unchanged and the survivor goes on importing.
     const after = await importRaw(survivor.url, 'killed/app', await tarOf(dirEntries(makeImage())), 'after');
     t.is(after.status, 201);

@@ -1,12 +1,12 @@
 // Shared by the format readers: finds an archive's root folder, checks that named blobs hash to
 // their names, and walks manifests and indexes into an ImportPlan.
-import type { StagedBlob } from '../blobs/store.js';
 import type { Digest } from '../core/digest.js';
 import { type Descriptor, isIndexMediaType, isManifestMediaType, parseManifest, parseManifestJson } from '../core/manifest.js';
 import { parseTag, type Tag } from '../core/names.js';
 import { BerthError } from '../errors.js';
 import type { ArchiveFormat, ImportPlan, PlannedManifest, ReaderContext } from './plan.js';
 import type { ArchiveListing } from './read-archive.js';
+import type { ReceivedBlob } from './sink.js';
 
 /**
  * The folder an archive's content sits in: '' when `marker` is at the root, 'top/' when every entry
@@ -36,7 +36,7 @@ export function blobsUnknown(missing: string[]): BerthError {
 }
 
 /** Fails with DIGEST_INVALID when a file's bytes do not hash to the digest its name claims. */
-export function verifyClaim(name: string, blob: StagedBlob, claimed: Digest): void {
+export function verifyClaim(name: string, blob: ReceivedBlob, claimed: Digest): void {
   if (blob.digest !== claimed) {
     throw new BerthError('DIGEST_INVALID', 'blob bytes do not hash to the digest in its name', {
       entry: name,
@@ -52,7 +52,7 @@ export function verifyClaim(name: string, blob: StagedBlob, claimed: Digest): vo
  * the same archive, under the same root. The result has no `blob` when the final name is not in the
  * archive (an omitted layer); `linked` says whether a link led there.
  */
-export function resolveEntry(listing: ArchiveListing, root: string, name: string): { name: string; blob?: StagedBlob; linked: boolean } {
+export function resolveEntry(listing: ArchiveListing, root: string, name: string): { name: string; blob?: ReceivedBlob; linked: boolean } {
   let current = root + name;
   for (let hops = 0; hops <= 8; hops++) {
     const blob = listing.files.get(current);
@@ -81,8 +81,8 @@ export function tagOfReference(reference: string): Tag | undefined {
 
 /** Where a reader finds carried bytes: blobs (config, layers) and child manifests by digest. */
 export interface CarriedLookup {
-  blob(digest: Digest): StagedBlob | undefined;
-  manifest(digest: Digest): StagedBlob | undefined;
+  blob(digest: Digest): ReceivedBlob | undefined;
+  manifest(digest: Digest): ReceivedBlob | undefined;
 }
 
 export class PlanBuilder {
@@ -94,7 +94,7 @@ export class PlanBuilder {
   }
 
   /** Adds a manifest or index whose bytes the archive carries, and everything it references. */
-  async addManifest(blob: StagedBlob, where: string, expected?: Descriptor): Promise<PlannedManifest> {
+  async addManifest(blob: ReceivedBlob, where: string, expected?: Descriptor): Promise<PlannedManifest> {
     const bytes = await this.ctx.readSmall(blob, where);
     const parsed = parseManifest(parseManifestJson(bytes, where), where);
     if (expected && expected.mediaType !== parsed.mediaType) {

@@ -1,9 +1,9 @@
 // The contract between format readers and the import service: what an archive asks to add.
-import type { StagedBlob } from '../blobs/store.js';
 import type { Digest } from '../core/digest.js';
 import type { ParsedManifest } from '../core/manifest.js';
 import type { Tag } from '../core/names.js';
 import type { ArchiveListing } from './read-archive.js';
+import type { ReceivedBlob } from './sink.js';
 
 export type ArchiveFormat = 'skopeo-dir' | 'docker-archive' | 'oci-layout';
 
@@ -13,7 +13,7 @@ export interface PlannedManifest {
   size: number;
   parsed: ParsedManifest;
   /** the staged bytes of this manifest */
-  blob: StagedBlob;
+  blob: ReceivedBlob;
 }
 
 export interface PlannedBlob {
@@ -21,7 +21,7 @@ export interface PlannedBlob {
   size: number;
   mediaType: string | null;
   /** present when the archive carried the bytes; absent when the repository must already own it */
-  blob?: StagedBlob;
+  blob?: ReceivedBlob;
 }
 
 /**
@@ -42,9 +42,9 @@ export interface ImportPlan {
 
 export interface ReaderContext {
   /** reads a staged file that must be JSON-sized (at most 4 MiB) */
-  readSmall(blob: StagedBlob, where: string): Promise<Buffer>;
+  readSmall(blob: ReceivedBlob, where: string): Promise<Buffer>;
   /** stages bytes the reader made itself (a manifest built for a docker-archive) */
-  stageBytes(bytes: Buffer): Promise<StagedBlob>;
+  stageBytes(bytes: Buffer): Promise<ReceivedBlob>;
   /** the size of a blob the destination repository's latest version holds (a hint; commit checks again) */
   repositoryBlob(digest: Digest): Promise<{ size: number } | undefined>;
 }

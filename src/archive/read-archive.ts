@@ -10,9 +10,9 @@ import tar from 'tar-stream';
 
 // tar-stream's entries are streamx readables; Node's stream functions take them as they are.
 type TarSource = Readable & { header: tar.Header };
-import type { StagedBlob, StagingArea } from '../blobs/store.js';
 import { type Digest, digestFromHex, isHex } from '../core/digest.js';
 import { BerthError, isClientAbort } from '../errors.js';
+import type { BlobSink, ReceivedBlob } from './sink.js';
 
 export interface ArchiveLink {
   kind: 'symlink' | 'hardlink';
@@ -22,7 +22,7 @@ export interface ArchiveLink {
 
 /** What an archive holds, by normalized entry name ("a/b", no leading "./"). */
 export interface ArchiveListing {
-  files: Map<string, StagedBlob>;
+  files: Map<string, ReceivedBlob>;
   links: Map<string, ArchiveLink>;
   dirs: Set<string>;
   /** entry names in archive order, for error details */
@@ -121,7 +121,7 @@ function isGzipError(err: unknown): boolean {
  * Streams `source` (an archive, maybe gzip-compressed) into `staging`. Each tar entry is consumed
  * exactly once: staged, or drained when it has no content worth keeping.
  */
-export async function readArchive(source: Readable, staging: StagingArea, options: ReadArchiveOptions): Promise<ArchiveListing> {
+export async function readArchive(source: Readable, staging: BlobSink, options: ReadArchiveOptions): Promise<ArchiveListing> {
   const listing: ArchiveListing = { files: new Map(), links: new Map(), dirs: new Set(), order: [], gzip: false };
   const { head, body } = await sniff(source, 2, options.onBytes);
   if (head.length === 0) throw new BerthError('ARCHIVE_INVALID', 'the archive is empty', null);
@@ -161,7 +161,7 @@ function classify(first: unknown, second: unknown): unknown {
   return first ?? second;
 }
 
-async function readEntry(entry: TarSource, listing: ArchiveListing, staging: StagingArea): Promise<void> {
+async function readEntry(entry: TarSource, listing: ArchiveListing, staging: BlobSink): Promise<void> {
   const header = entry.header;
   let name: string;
   try {

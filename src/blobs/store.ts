@@ -1,6 +1,7 @@
 // The content-addressed blob store on disk. Layout (part of the contract, operators back it up):
 //   <dataDir>/blobs/sha256/<first 2 hex>/<64 hex>   committed blobs, immutable, never rewritten
-//   <dataDir>/staging/<upload id>/<n>                in-flight uploads only; empty when idle
+//   <dataDir>/staging/imports/<import id>/<n>        in-flight imports only; empty when idle
+//   <dataDir>/staging/uploads/<session id>/          registry upload sessions, kept until finished or expired
 // Bytes are hashed while they are written to staging and fsynced before commit renames them into place.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
@@ -100,23 +101,33 @@ export interface StageOptions {
   flushLater?: boolean;
 }
 
-/** Upload folder names under staging/: import ids (UUIDs), never anything that could leave the folder. */
+/** Folder names under staging/<kind>/: import and session ids (UUIDs), never anything that could leave the folder. */
 const STAGING_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The kinds of staging folder: an import's lives as long as its request (its recorded state decides
+ * when a sweep may remove it); an upload session's survives restarts until it finishes or expires.
+ */
+export type StagingKind = 'imports' | 'uploads';
 
 export class BlobStore {
   readonly blobsDir: string;
-  readonly stagingDir: string;
+  private readonly stagingDirs: Record<StagingKind, string>;
 
   private constructor(readonly dataDir: string) {
     this.blobsDir = path.join(dataDir, 'blobs', 'sha256');
-    this.stagingDir = path.join(dataDir, 'staging');
+    this.stagingDirs = { imports: path.join(dataDir, 'staging', 'imports'), uploads: path.join(dataDir, 'staging', 'uploads') };
   }
 
   static async open(dataDir: string): Promise<BlobStore> {
     const store = new BlobStore(dataDir);
     await fs.mkdir(store.blobsDir, { recursive: true });
-    await fs.mkdir(store.stagingDir, { recursive: true });
+    for (const dir of Object.values(store.stagingDirs)) await fs.mkdir(dir, { recursive: true });
     return store;
+  }
+
+  stagingDir(kind: StagingKind): string {
+    return this.stagingDirs[kind];
   }
 
   blobPath(digest: Digest): string {
@@ -175,43 +186,50 @@ export class BlobStore {
     }
   }
 
-  /** Removes everything under staging/: only called when no upload can be in flight. */
-  async clearStaging(): Promise<number> {
-    const names = await fs.readdir(this.stagingDir);
-    await Promise.all(names.map((n) => fs.rm(path.join(this.stagingDir, n), { recursive: true, force: true })));
+  /** Removes every folder under staging/<kind>/: only called when none of that kind can be in flight. */
+  async clearStaging(kind: StagingKind): Promise<number> {
+    const dir = this.stagingDirs[kind];
+    const names = await fs.readdir(dir);
+    await Promise.all(names.map((n) => fs.rm(path.join(dir, n), { recursive: true, force: true })));
     return names.length;
   }
 
-  async stagingEntries(): Promise<string[]> {
-    return fs.readdir(this.stagingDir);
+  async stagingEntries(kind: StagingKind): Promise<string[]> {
+    return fs.readdir(this.stagingDirs[kind]);
   }
 
-  /** Milliseconds since the upload folder `staging/<id>` last changed; undefined when there is none. */
-  async stagingAge(id: string): Promise<number | undefined> {
+  /** Milliseconds since the folder `staging/<kind>/<id>` last changed; undefined when there is none. */
+  async stagingAge(kind: StagingKind, id: string): Promise<number | undefined> {
     if (!STAGING_ID.test(id)) return undefined;
-    const stat = await fs.stat(path.join(this.stagingDir, id)).catch(() => undefined);
+    const stat = await fs.stat(path.join(this.stagingDirs[kind], id)).catch(() => undefined);
     return stat === undefined ? undefined : Date.now() - stat.mtimeMs;
   }
 
-  /** Removes one upload's folder `staging/<id>`, whatever its state (its upload is known to be over). */
-  async removeStaging(id: string): Promise<void> {
+  /** Removes the folder `staging/<kind>/<id>`, whatever its state (its upload is known to be over). */
+  async removeStaging(kind: StagingKind, id: string): Promise<void> {
     if (!STAGING_ID.test(id)) return;
-    await fs.rm(path.join(this.stagingDir, id), { recursive: true, force: true });
+    await fs.rm(path.join(this.stagingDirs[kind], id), { recursive: true, force: true });
   }
 
-  async createStagingArea(id: string): Promise<StagingArea> {
-    const dir = path.join(this.stagingDir, id);
-    await fs.mkdir(dir);
+  async createStagingArea(kind: StagingKind, id: string): Promise<StagingArea> {
+    if (!STAGING_ID.test(id)) throw new Error('staging ids are UUIDs');
+    const dir = path.join(this.stagingDirs[kind], id);
+    await fs.mkdir(dir, { recursive: true });
     return new StagingArea(this, dir);
   }
 }
 
-/** One upload's staging folder: stage blobs while hashing, then commit them into the store or abort all. */
+/**
+ * One upload's staging folder: stage blobs while hashing, then commit them into the store or abort
+ * all. It is the server's implementation of archive/'s BlobSink (matched by shape, not imported).
+ */
 export class StagingArea {
   private counter = 0;
   private aborted = false;
   /** fsyncs still running or done, by staged file; each settles to its failure (undefined when none) */
   private readonly flushes = new Map<string, Promise<unknown>>();
+  /** every blob staged here, by the handle stage() returned (callers hold it as archive/'s ReceivedBlob) */
+  private readonly staged = new Map<object, StagedBlob>();
 
   constructor(private readonly store: BlobStore, readonly dir: string) {}
 
@@ -229,7 +247,7 @@ export class StagingArea {
       if (digest !== claimed) {
         throw new BerthError('DIGEST_INVALID', 'blob bytes do not hash to the digest in its name', { expected: claimed, actual: digest });
       }
-      return { digest, size: sink.size, file, alreadyStored: true, committed: false };
+      return this.keep({ digest, size: sink.size, file, alreadyStored: true, committed: false });
     }
     const handle = await fs.open(file, 'wx', 0o644).catch((err: unknown) => {
       throw storageError(err);
@@ -246,7 +264,19 @@ export class StagingArea {
     const flushed = flush(handle);
     this.flushes.set(file, flushed);
     if (!options.flushLater) await this.throwIfFailed(flushed);
+    return this.keep(blob);
+  }
+
+  private keep(blob: StagedBlob): StagedBlob {
+    this.staged.set(blob, blob);
     return blob;
+  }
+
+  /** Reads a staged (or committed) blob back: at most `limit + 1` bytes. */
+  async readBack(received: { digest: Digest; size: number }, limit: number): Promise<Buffer> {
+    const blob = this.staged.get(received);
+    if (!blob) throw new Error('read of a blob this staging area did not stage');
+    return this.store.readSmall(blob.file, limit);
   }
 
   /** Waits until every blob staged so far is on the disk; throws the first fsync failure. */
@@ -279,7 +309,9 @@ export class StagingArea {
    * copy: stored blobs are immutable and durable. Callers hold the blob-store lock
    * (lockBlobStoreShared in db/queries.ts), so orphan cleanup cannot take the stored one meanwhile.
    */
-  async commit(blob: StagedBlob): Promise<void> {
+  async commit(received: { digest: Digest; size: number }): Promise<void> {
+    const blob = this.staged.get(received);
+    if (!blob) throw new Error('commit of a blob this staging area did not stage');
     if (blob.committed) return;
     const target = this.store.blobPath(blob.digest);
     const parent = path.dirname(target);

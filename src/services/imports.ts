@@ -125,7 +125,7 @@ export class ImportSession {
     });
     let staging: StagingArea;
     try {
-      staging = await s.blobs.createStagingArea(id);
+      staging = await s.blobs.createStagingArea('imports', id);
     } catch (err) {
       await importsDb.updateImport(s.db, id, { status: 'failed', error: JSON.stringify(toErrorBody(err)), finished_at: now() });
       throw err;
@@ -158,7 +158,7 @@ export class ImportSession {
     let repository: ReturnType<typeof getRepositoryRow> | undefined;
     return {
       readSmall: (blob, where) =>
-        this.s.blobs.readSmall(blob.file, MAX_MANIFEST_BYTES).then((buf) => {
+        this.staging.readBack(blob, MAX_MANIFEST_BYTES).then((buf) => {
           if (buf.length > MAX_MANIFEST_BYTES) {
             throw new BerthError('MANIFEST_INVALID', 'manifest is larger than 4 MiB', { entry: where, limit: MAX_MANIFEST_BYTES });
           }

@@ -6,7 +6,8 @@
 //      timeout (or that have no row), and removes exactly those imports' staging folders;
 //   3. fails its own running imports whose session has ended without writing the report (the
 //      database was unreachable at that moment): their staging folder is gone on two ticks in a row;
-//   4. removes staging folders whose import is no longer running, once they are older than the timeout.
+//   4. removes staging/imports folders whose import is no longer running, once older than the timeout.
+// Upload sessions (staging/uploads) are left to their own expiry.
 import os from 'node:os';
 import { now } from '../db/common.js';
 import * as importsDb from '../db/imports.js';
@@ -102,7 +103,7 @@ export class Instance {
     let interrupted = 0;
     if (abandoned.length > 0) {
       interrupted = await importsDb.failImports(db, abandoned.map((a) => a.id), JSON.stringify(INTERRUPTED));
-      for (const a of abandoned) await this.s.blobs.removeStaging(a.id);
+      for (const a of abandoned) await this.s.blobs.removeStaging('imports', a.id);
       log.warn(
         { failed_imports: interrupted, instances: [...new Set(abandoned.map((a) => a.instance_id))] },
         'failed the imports of processes that are gone',
@@ -113,7 +114,7 @@ export class Instance {
     const lost: string[] = [];
     const suspects = new Set<string>();
     for (const id of await importsDb.listRunningImportIds(db, this.s.instanceId)) {
-      if ((await this.s.blobs.stagingAge(id)) !== undefined) continue;
+      if ((await this.s.blobs.stagingAge('imports', id)) !== undefined) continue;
       if (this.suspects.has(id)) lost.push(id);
       else suspects.add(id);
     }
@@ -128,15 +129,15 @@ export class Instance {
   /** Staging folders of imports that are not running (finished, failed, unknown), older than the timeout. */
   private async sweepStaging(): Promise<number> {
     const { blobs } = this.s;
-    const names = await blobs.stagingEntries();
+    const names = await blobs.stagingEntries('imports');
     if (names.length === 0) return 0;
     const statuses = await importsDb.importStatuses(this.s.db, names);
     let removed = 0;
     for (const name of names) {
       if (statuses.get(name) === 'running') continue;
-      const age = await blobs.stagingAge(name);
+      const age = await blobs.stagingAge('imports', name);
       if (age === undefined || age < this.timeoutMs) continue;
-      await blobs.removeStaging(name);
+      await blobs.removeStaging('imports', name);
       removed++;
     }
     if (removed > 0) this.s.log.warn({ staging_entries: removed }, 'removed staging folders of finished imports');
@@ -146,11 +147,12 @@ export class Instance {
 
 /**
  * SQLite: one process per data folder, so whatever is running or staged is from before this start.
- * Fails every running import with INTERRUPTED, empties staging and forgets every other instance.
+ * Fails every running import with INTERRUPTED, empties staging/imports (upload sessions survive a
+ * restart) and forgets every other instance.
  */
 export async function recoverSingleProcess(s: Deps): Promise<{ interrupted: number; staging_removed: number }> {
   const interrupted = await importsDb.failRunningImports(s.db, JSON.stringify(INTERRUPTED));
-  const removed = await s.blobs.clearStaging();
+  const removed = await s.blobs.clearStaging('imports');
   await instancesDb.deleteStaleInstances(s.db, undefined, s.instanceId);
   return { interrupted, staging_removed: removed };
 }

@@ -129,7 +129,7 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
       return (await t.api('GET', `/api/v1/repositories/${repo}`)).body.latest_version;
     },
     async stagingEntries() {
-      return fs.readdir(path.join(dataDir, 'staging'));
+      return fs.readdir(path.join(dataDir, 'staging', 'imports'));
     },
     async blobExists(digest) {
       const hex = digest.replace(/^sha256:/, '');

@@ -1,7 +1,7 @@
 // `docker save`, `podman save` and `skopeo copy … docker-archive:` archives: a manifest.json array of
 // { Config, RepoTags, Layers } naming entries of the archive. There is no registry manifest inside,
 // so one is built per image from the archive's own bytes.
-import type { StagedBlob } from '../../blobs/store.js';
+import type { ReceivedBlob } from '../sink.js';
 import { type Digest, digestFromHex } from '../../core/digest.js';
 import { MediaType } from '../../core/manifest.js';
 import { BerthError } from '../../errors.js';
@@ -57,7 +57,7 @@ export function buildManifest(config: { digest: Digest; size: number }, layers: 
   return Buffer.from(JSON.stringify(manifest), 'utf8');
 }
 
-type Found = { digest: Digest; size: number; blob?: StagedBlob };
+type Found = { digest: Digest; size: number; blob?: ReceivedBlob };
 
 /** The digest an entry's name claims: `<hex>.tar` and `blobs/sha256/<hex>` layers, `<hex>.json` configs. */
 function claimOf(name: string): Digest | undefined {
@@ -107,7 +107,7 @@ export const dockerArchiveReader: ArchiveReader = {
       throw blobsUnknown(missing);
     }
 
-    const carried = new Map<Digest, StagedBlob>();
+    const carried = new Map<Digest, ReceivedBlob>();
     for (const f of resolved.flatMap((r) => [r.config, ...r.layers])) if (f.blob) carried.set(f.digest, f.blob);
     const builder = new PlanBuilder('docker-archive', ctx, { blob: (d) => carried.get(d), manifest: () => undefined });
     for (const [i, image] of resolved.entries()) {

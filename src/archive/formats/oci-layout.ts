@@ -1,6 +1,6 @@
 // OCI image layouts (`oci-archive:`, `buildah push … oci-archive:`, `docker save` since 25):
 // `oci-layout`, `index.json` naming the images, and every blob under `blobs/sha256/<hex>`.
-import type { StagedBlob } from '../../blobs/store.js';
+import type { ReceivedBlob } from '../sink.js';
 import { type Digest, digestFromHex } from '../../core/digest.js';
 import { parseManifest, parseManifestJson } from '../../core/manifest.js';
 import { BerthError } from '../../errors.js';
@@ -33,7 +33,7 @@ export const ociLayoutReader: ArchiveReader = {
     }
 
     // Every blob is named by its digest; all are checked, and only what index.json reaches is kept.
-    const blobs = new Map<Digest, StagedBlob>();
+    const blobs = new Map<Digest, ReceivedBlob>();
     for (const [name, blob] of listing.files) {
       const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name.slice(root.length));
       if (!match) continue;
