@@ -4,8 +4,9 @@ import Koa from 'koa';
 import compose from 'koa-compose';
 import type { Services } from './services/deps.js';
 import { pingDatabase } from './db/connect.js';
-import { apiRouter } from './http/api/routes.js';
-import { accessLog, apiErrors, requestId, requireAdmin } from './http/middleware.js';
+import { apiRouter, apiRoutes } from './http/api/routes.js';
+import { adminAuthenticator, authenticate } from './http/auth.js';
+import { accessLog, apiErrors, requestId } from './http/middleware.js';
 import { registryStack } from './http/registry/routes.js';
 
 const HEALTH_TIMEOUT_MS = 1500;
@@ -48,11 +49,12 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { status: 'unavailable', error: { code: 'DATABASE_UNAVAILABLE', message: 'the database is unreachable', details: null } };
   });
 
-  const api = apiRouter(deps);
-  const apiStack = compose([apiErrors(deps.log), requireAdmin(deps.adminToken), api.routes() as Koa.Middleware, api.allowedMethods() as Koa.Middleware]);
+  const authn = adminAuthenticator(deps.adminToken);
+  const api = apiRouter(apiRoutes(deps));
+  const apiStack = compose([apiErrors(deps.log), authenticate(authn, { allowBasic: false }), api.routes() as Koa.Middleware, api.allowedMethods() as Koa.Middleware]);
   app.use(async (ctx, next) => (ctx.path.startsWith('/api/') ? apiStack(ctx, async () => undefined) : next()));
 
-  const registry = registryStack(deps);
+  const registry = registryStack(deps, authn);
   app.use(async (ctx, next) => (ctx.path === '/v2' || ctx.path.startsWith('/v2/') ? registry(ctx, async () => undefined) : next()));
 
   return app;

@@ -19,6 +19,12 @@ export interface Config {
    * its running imports with INTERRUPTED and removes their staging folders; heartbeats come every third of it
    */
   readonly instanceTimeoutSeconds: number;
+  /**
+   * how long a blob stays held for a repository without being in one of its versions (a pushed blob
+   * no manifest uses yet, a blob an interrupted import left whole), and how long an idle upload
+   * session lives
+   */
+  readonly uploadTtlSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -52,5 +58,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: integer(env, 'BERTH_MAX_UPLOAD_BYTES', 64 * 1024 ** 3, 1024, Number.MAX_SAFE_INTEGER),
     shutdownGraceSeconds: integer(env, 'BERTH_SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
     instanceTimeoutSeconds: integer(env, 'BERTH_INSTANCE_TIMEOUT_SECONDS', 30, 2, 3600),
+    uploadTtlSeconds: integer(env, 'BERTH_UPLOAD_TTL_SECONDS', 24 * 3600, 1, 365 * 24 * 3600),
   });
 }

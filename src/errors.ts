@@ -3,15 +3,32 @@
 
 export type ErrorDetails = Record<string, unknown> | null;
 
+/** What an error may carry to its response besides code, message and details. */
+export interface ErrorExtras {
+  /** response headers the error answer carries (Range, Location, Retry-After, WWW-Authenticate…) */
+  headers?: Readonly<Record<string, string>>;
+  /** a body that replaces the standard error body on /api (a failed import answers with its report) */
+  body?: unknown;
+}
+
 export class BerthError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: unknown;
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = null) {
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = null, extras: ErrorExtras = {}) {
     super(message);
     this.name = 'BerthError';
     this.code = code;
     this.details = details;
+    this.headers = extras.headers ?? {};
+    this.body = extras.body;
+  }
+
+  /** The same error with more response headers. */
+  withHeaders(headers: Record<string, string>): BerthError {
+    return new BerthError(this.code, this.message, this.details, { headers: { ...this.headers, ...headers }, body: this.body });
   }
 }
 

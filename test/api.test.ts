@@ -75,48 +75,48 @@ test('bad repository names and bodies are refused with stable codes', async (t) 
 
 test('tags are put and deleted, each change a new version', async (t) => {
   const { berth } = t.context;
-  await berth.api('POST', '/api/v1/repositories', { name: 'tags/app' });
+  await berth.api('POST', '/api/v1/repositories', { name: 'tag/app' });
   const image = makeImage();
-  const imported = await berth.importMultipart('tags/app', await tarOf(dirEntries(image)));
+  const imported = await berth.importMultipart('tag/app', await tarOf(dirEntries(image)));
   t.is(imported.body.version, 1);
   t.is(imported.body.tag, null);
 
-  const put = await berth.api('PUT', '/api/v1/repositories/tags/app/tags/stable', { digest: image.manifestDigest });
+  const put = await berth.api('PUT', '/api/v1/repositories/tag/app/tags/stable', { digest: image.manifestDigest });
   t.is(put.status, 201);
   t.is(put.body.version, 2);
-  const same = await berth.api('PUT', '/api/v1/repositories/tags/app/tags/stable', { digest: image.manifestDigest });
+  const same = await berth.api('PUT', '/api/v1/repositories/tag/app/tags/stable', { digest: image.manifestDigest });
   t.is(same.status, 200);
   t.is(same.body.version, 2);
   t.false(same.body.new_version);
-  t.deepEqual((await berth.api('GET', '/api/v1/repositories/tags/app/tags')).body.tags, [{ name: 'stable', digest: image.manifestDigest }]);
+  t.deepEqual((await berth.api('GET', '/api/v1/repositories/tag/app/tags')).body.tags, [{ name: 'stable', digest: image.manifestDigest }]);
 
-  const unknown = await berth.api('PUT', '/api/v1/repositories/tags/app/tags/x', { digest: image.layerDigests[0] });
+  const unknown = await berth.api('PUT', '/api/v1/repositories/tag/app/tags/x', { digest: image.layerDigests[0] });
   t.is(unknown.status, 404);
   t.is(unknown.body.error.code, 'MANIFEST_UNKNOWN');
-  const badDigest = await berth.api('PUT', '/api/v1/repositories/tags/app/tags/x', { digest: 'md5:abc' });
+  const badDigest = await berth.api('PUT', '/api/v1/repositories/tag/app/tags/x', { digest: 'md5:abc' });
   t.is(badDigest.body.error.code, 'DIGEST_INVALID');
-  const badTag = await berth.api('PUT', '/api/v1/repositories/tags/app/tags/.dot', { digest: image.manifestDigest });
+  const badTag = await berth.api('PUT', '/api/v1/repositories/tag/app/tags/.dot', { digest: image.manifestDigest });
   t.is(badTag.body.error.code, 'TAG_INVALID');
 
-  const del = await berth.api('DELETE', '/api/v1/repositories/tags/app/tags/stable');
+  const del = await berth.api('DELETE', '/api/v1/repositories/tag/app/tags/stable');
   t.is(del.status, 200);
   t.is(del.body.version, 3);
-  t.deepEqual((await berth.api('GET', '/api/v1/repositories/tags/app/tags')).body.tags, []);
-  const missing = await berth.api('DELETE', '/api/v1/repositories/tags/app/tags/stable');
+  t.deepEqual((await berth.api('GET', '/api/v1/repositories/tag/app/tags')).body.tags, []);
+  const missing = await berth.api('DELETE', '/api/v1/repositories/tag/app/tags/stable');
   t.is(missing.status, 404);
   t.is(missing.body.error.code, 'TAG_UNKNOWN');
 
-  const v3 = await berth.api('GET', '/api/v1/repositories/tags/app/versions/3');
+  const v3 = await berth.api('GET', '/api/v1/repositories/tag/app/versions/3');
   t.deepEqual(v3.body.removed.tags, [{ name: 'stable', digest: image.manifestDigest }]);
   t.is(v3.body.manifests.length, 1);
-  const versions = await berth.api('GET', '/api/v1/repositories/tags/app/versions');
+  const versions = await berth.api('GET', '/api/v1/repositories/tag/app/versions');
   t.deepEqual(versions.body.versions.map((v: { number: number; kind: string }) => [v.number, v.kind]), [
     [3, 'untag'],
     [2, 'tag'],
     [1, 'import'],
     [0, 'create'],
   ]);
-  t.is((await berth.api('GET', '/api/v1/repositories/tags/app/versions/9')).body.error.code, 'VERSION_UNKNOWN');
+  t.is((await berth.api('GET', '/api/v1/repositories/tag/app/versions/9')).body.error.code, 'VERSION_UNKNOWN');
 });
 
 test('metrics count requests and imports in Prometheus format', async (t) => {
@@ -132,4 +132,24 @@ test('metrics count requests and imports in Prometheus format', async (t) => {
   t.regex(text, /berth_imports_total\{status="failed",format="unknown",code="ARCHIVE_INVALID"\} 1/);
   t.regex(text, /berth_http_requests_total\{method="POST",status="201"\} [1-9]/);
   t.regex(text, /berth_process_resident_memory_bytes \d+/);
+});
+
+test('every /api route answers 401 without credentials, and GET /api/v1/openapi.json describes each with its action', async (t) => {
+  const { berth } = t.context;
+  const doc = await berth.api('GET', '/api/v1/openapi.json');
+  t.is(doc.status, 200);
+  t.is(doc.body.openapi, '3.1.0');
+  const paths = doc.body.paths as Record<string, Record<string, { 'x-berth-action': string; responses: Record<string, unknown> }>>;
+  const operations = Object.entries(paths).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ path: p, method: m.toUpperCase(), op })));
+  t.true(operations.length >= 13);
+  for (const { path, method, op } of operations) {
+    t.true(['pull', 'push', 'delete', 'admin'].includes(op['x-berth-action']), `${method} ${path}`);
+    t.truthy(op.responses['401'], `${method} ${path} documents 401`);
+    const url = path.replace('{name}', 'walk/app').replace('{number}', '1').replace('{tag}', 'v1').replace('{id}', '00000000-0000-4000-8000-000000000000');
+    const res = await fetch(`${berth.url}${url}`, { method });
+    t.is(res.status, 401, `${method} ${url}`);
+    t.is(((await res.json()) as { error: { code: string } }).error.code, 'UNAUTHORIZED');
+  }
+  t.is(paths['/api/v1/repositories/{name}/imports']?.post?.['x-berth-action'], 'push');
+  t.is(paths['/api/v1/orphans/cleanup']?.post?.['x-berth-action'], 'admin');
 });

@@ -161,9 +161,9 @@ test('manifest lookups that miss are OCI errors with the spec codes', async (t) 
 test('a blob streams as the exact bytes with its digest, length and range support', async (t) => {
   const { berth } = t.context;
   const image = makeImage({ layers: [Buffer.alloc(300_000, 7), Buffer.from('small layer')] });
-  await importInto(berth, 'blobs/app', image, 'v1');
+  await importInto(berth, 'blob/app', image, 'v1');
   for (const [digest, bytes] of [[image.configDigest, image.config], ...image.layerDigests.map((d, i) => [d, image.layers[i]!] as const)] as const) {
-    const res = await v2(berth, `/v2/blobs/app/blobs/${digest}`);
+    const res = await v2(berth, `/v2/blob/app/blobs/${digest}`);
     t.is(res.status, 200);
     t.true(res.bytes.equals(bytes));
     t.is(res.headers.get('content-length'), String(bytes.length));
@@ -172,7 +172,7 @@ test('a blob streams as the exact bytes with its digest, length and range suppor
     t.is(res.headers.get('accept-ranges'), 'bytes');
     t.is(res.headers.get('etag'), `"${digest}"`);
   }
-  const head = await v2(berth, `/v2/blobs/app/blobs/${image.layerDigests[0]}`, { method: 'HEAD' });
+  const head = await v2(berth, `/v2/blob/app/blobs/${image.layerDigests[0]}`, { method: 'HEAD' });
   t.is(head.status, 200);
   t.is(head.bytes.length, 0);
   t.is(head.headers.get('content-length'), '300000');
@@ -182,8 +182,8 @@ test('a blob streams as the exact bytes with its digest, length and range suppor
 test('a manifest digest held by the repository can also be read as a blob', async (t) => {
   const { berth } = t.context;
   const image = makeImage();
-  await importInto(berth, 'blobs/manifest', image, 'v1');
-  const res = await v2(berth, `/v2/blobs/manifest/blobs/${image.manifestDigest}`);
+  await importInto(berth, 'blob/manifest', image, 'v1');
+  const res = await v2(berth, `/v2/blob/manifest/blobs/${image.manifestDigest}`);
   t.is(res.status, 200);
   t.true(res.bytes.equals(image.manifest));
 });
@@ -290,7 +290,8 @@ test('reads follow the latest version: a moved tag serves the new manifest', asy
 test('repository names with several segments, even ones named like endpoints, are read from the right', async (t) => {
   const { berth } = t.context;
   const image = makeImage();
-  const repo = 'org/manifests/blobs/tags/list';
+  // The API's own words are refused as path components (see the next test); near misses are names.
+  const repo = 'org/manifest/blob/tag/list';
   await importInto(berth, repo, image, 'v1');
   const manifest = await v2(berth, `/v2/${repo}/manifests/v1`);
   t.is(manifest.status, 200);
@@ -301,6 +302,19 @@ test('repository names with several segments, even ones named like endpoints, ar
   t.deepEqual(tags.json, { name: repo, tags: ['v1'] });
   // a digest with its colon escaped is the same digest
   t.is((await v2(berth, `/v2/${repo}/blobs/${image.layerDigests[1]!.replace(':', '%3A')}`)).status, 200);
+});
+
+test('a repository name with a path component that is an API word is refused at creation, naming the word', async (t) => {
+  const { berth } = t.context;
+  for (const [name, word] of [['org/manifests/app', 'manifests'], ['team/tags', 'tags'], ['blobs', 'blobs'], ['a/uploads', 'uploads'], ['x/versions/y', 'versions']]) {
+    const res = await berth.api('POST', '/api/v1/repositories', { name });
+    t.is(res.status, 400, name);
+    t.is(res.body.error.code, 'NAME_INVALID');
+    t.is(res.body.error.details.reserved, word);
+  }
+  // %2F keeps working for names that contain '/'
+  await berth.api('POST', '/api/v1/repositories', { name: 'esc/aped' });
+  t.is((await berth.api('GET', '/api/v1/repositories/esc%2Faped')).body.name, 'esc/aped');
 });
 
 test('tags/list pages with n and last and a Link header while more remain', async (t) => {
@@ -389,7 +403,8 @@ test('push methods are 405 UNSUPPORTED until push lands', async (t) => {
   for (const [method, path] of attempts) {
     const res = await v2(berth, path, { method });
     assertOciError(t, res, 405, 'UNSUPPORTED');
-    t.is(res.headers.get('allow'), 'GET, HEAD');
+    // Allow lists what the endpoint serves: reads on manifests and blobs, nothing yet on uploads.
+    t.is(res.headers.get('allow'), path.includes('/uploads/') ? '' : 'GET, HEAD');
   }
   // nothing changed
   t.true((await v2(berth, '/v2/push/app/manifests/v1')).bytes.equals(image.manifest));

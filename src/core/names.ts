@@ -21,6 +21,23 @@ export function parseRepositoryName(value: unknown): RepositoryName {
   return value;
 }
 
+/**
+ * Words the APIs use after a repository name (`/api/v1/repositories/<name>/tags`, `/v2/<name>/blobs/…`).
+ * A repository with a path component equal to one of them would make its own paths ambiguous, so
+ * such a name is refused when a repository is created.
+ */
+export const RESERVED_COMPONENTS: readonly string[] = ['blobs', 'imports', 'manifests', 'preflight', 'referrers', 'repositories', 'tags', 'uploads', 'versions'];
+
+/** A name for a repository to be created: the OCI grammar, and no component that is an API word. */
+export function parseNewRepositoryName(value: unknown): RepositoryName {
+  const name = parseRepositoryName(value);
+  const word = name.split('/').find((c) => RESERVED_COMPONENTS.includes(c));
+  if (word !== undefined) {
+    throw new BerthError('NAME_INVALID', `a repository name may not have a path component "${word}": the API uses that word`, { name, reserved: word });
+  }
+  return name;
+}
+
 export function isTag(value: unknown): value is Tag {
   return typeof value === 'string' && TAG.test(value);
 }

@@ -24,10 +24,11 @@ export async function lockBlobStoreExclusive(tx: Knex.Transaction): Promise<void
   if (isPostgres(tx)) await tx.raw('SELECT pg_advisory_xact_lock(?)', [BLOB_STORE_LOCK]);
 }
 
-/** Blobs that no version of any repository references. */
-export async function findOrphanBlobs(q: Q, limit: number): Promise<Array<{ digest: string; size: number }>> {
+/** Blobs that no version of any repository references and no repository holds unexpired at `at`. */
+export async function findOrphanBlobs(q: Q, limit: number, at: string): Promise<Array<{ digest: string; size: number }>> {
   const rows: Array<{ digest: string; size: number | string }> = await q('blobs as b')
     .whereNotExists((w) => w.select(q.raw('1')).from('repository_content as c').whereRaw('c.digest = b.digest'))
+    .whereNotExists((w) => w.select(q.raw('1')).from('held_blobs as h').whereRaw('h.digest = b.digest').andWhere('h.expires_at', '>', at))
     .select('b.digest', 'b.size')
     .limit(limit);
   return rows.map((r) => ({ digest: r.digest, size: Number(r.size) }));

@@ -21,16 +21,21 @@ export async function listRepositories(q: Q, opts: { limit: number; after?: stri
   return query;
 }
 
-export async function insertRepository(q: Q, name: string): Promise<RepositoryRow> {
-  const at = now();
+/** Inserts a repository row at latest_version 0; its version 0 is written by the commit service. */
+export async function insertRepository(q: Q, name: string, at: string): Promise<RepositoryRow> {
   await q('repositories').insert({ name, latest_version: 0, created_at: at, updated_at: at });
   const row = await findRepository(q, name);
   if (!row) throw new Error('repository vanished after insert');
-  await q('repository_versions').insert({ repository_id: row.id, number: 0, kind: 'create', import_id: null, created_at: at });
   return row;
 }
 
+/** Moves the repository's latest version. */
+export async function setLatestVersion(q: Q, id: number, number: number, at: string): Promise<void> {
+  await q('repositories').where({ id }).update({ latest_version: number, updated_at: at });
+}
+
 export async function deleteRepository(q: Q, id: number): Promise<void> {
+  await q('held_blobs').where({ repository_id: id }).delete();
   await q('repository_tags').where({ repository_id: id }).delete();
   await q('repository_content').where({ repository_id: id }).delete();
   await q('repository_versions').where({ repository_id: id }).delete();

@@ -12,8 +12,11 @@ export interface RepositoryRow {
 export interface VersionRow {
   repository_id: number;
   number: number;
-  kind: 'create' | 'import' | 'tag' | 'untag' | 'push';
+  kind: 'create' | 'import' | 'tag' | 'untag' | 'push' | 'delete';
+  /** the import or push report that made this version, if any */
   import_id: string | null;
+  /** the name of the token that made the change (null for versions made before actors were kept) */
+  actor: string | null;
   created_at: string;
 }
 
@@ -51,6 +54,7 @@ export interface ImportRow {
   duration_ms: number | null;
   error: string | null;
   instance_id: string | null;
+  actor?: string | null;
 }
 
 /** A live Berth process (see migrations/20261201000000_instances.ts). */
@@ -60,4 +64,14 @@ export interface InstanceRow {
   pid: number;
   started_at: string;
   heartbeat_at: string;
+}
+
+/** A blob held for a repository outside its versions, until `expires_at`. */
+export interface HeldBlobRow {
+  repository_id: number;
+  digest: string;
+  /** how it came to be held: 'upload' (pushed), 'mount', 'import' (left whole by a failed import) */
+  source: 'upload' | 'mount' | 'import';
+  held_at: string;
+  expires_at: string;
 }

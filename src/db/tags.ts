@@ -35,3 +35,9 @@ export async function listTagNames(q: Q, repositoryId: number, n: number, opts: 
   const rows: Array<{ name: string }> = await query;
   return rows.map((r) => r.name);
 }
+
+/** The tags of version `n` that point at one of `digests`. */
+export async function tagsPointingAt(q: Q, repositoryId: number, n: number, digests: string[]): Promise<TagRow[]> {
+  if (digests.length === 0) return [];
+  return inVersion(q<TagRow>('repository_tags').where({ repository_id: repositoryId }), n).whereIn('digest', digests).orderBy('name');
+}

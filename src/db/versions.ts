@@ -3,17 +3,9 @@
 import { type Q, now, inVersion } from './common.js';
 import type { ContentRow, RepositoryRow, VersionRow } from './rows.js';
 
-export async function insertVersion(
-  q: Q,
-  repo: RepositoryRow,
-  kind: VersionRow['kind'],
-  importId: string | null,
-): Promise<number> {
-  const number = repo.latest_version + 1;
-  const at = now();
-  await q('repository_versions').insert({ repository_id: repo.id, number, kind, import_id: importId, created_at: at });
-  await q('repositories').where({ id: repo.id }).update({ latest_version: number, updated_at: at });
-  return number;
+/** Writes version `number` of a repository (the repository row's latest_version is moved separately). */
+export async function insertVersion(q: Q, row: VersionRow): Promise<void> {
+  await q('repository_versions').insert(row);
 }
 
 export async function listVersions(q: Q, repositoryId: number, opts: { limit: number; offset: number }): Promise<VersionRow[]> {
@@ -28,13 +20,17 @@ export async function findVersion(q: Q, repositoryId: number, number: number): P
   return q<VersionRow>('repository_versions').where({ repository_id: repositoryId, number }).first();
 }
 
-/** Which of `digests` the repository's version `n` holds (as manifest or blob). */
-export async function contentIn(q: Q, repositoryId: number, n: number, digests: string[]): Promise<Map<string, ContentRow>> {
-  const found = new Map<string, ContentRow>();
+/** Which of `digests` the repository's version `n` holds (as manifest or blob), with their sizes. */
+export async function contentIn(q: Q, repositoryId: number, n: number, digests: string[]): Promise<Map<string, ContentRow & { size: number }>> {
+  const found = new Map<string, ContentRow & { size: number }>();
   for (let i = 0; i < digests.length; i += 500) {
-    const chunk = digests.slice(i, i + 500);
-    const rows: ContentRow[] = await inVersion(q('repository_content').where({ repository_id: repositoryId }), n).whereIn('digest', chunk);
-    for (const row of rows) found.set(row.digest, row);
+    const rows: Array<ContentRow & { size: number | string }> = await inVersion(
+      q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where('c.repository_id', repositoryId),
+      n,
+    )
+      .whereIn('c.digest', digests.slice(i, i + 500))
+      .select('c.digest', 'c.kind', 'c.media_type', 'c.version_added', 'c.version_removed', 'b.size');
+    for (const row of rows) found.set(row.digest, { ...row, size: Number(row.size) });
   }
   return found;
 }
@@ -49,16 +45,6 @@ export async function insertContent(
     const chunk = rows.slice(i, i + 200).map((r) => ({ ...r, repository_id: repositoryId, version_added: version, version_removed: null }));
     await q('repository_content').insert(chunk);
   }
-}
-
-/** The size of a blob that version `n` of a repository holds, or undefined when it does not hold it. */
-export async function findContentBlobSize(q: Q, repositoryId: number, n: number, digest: string): Promise<number | undefined> {
-  const row = (await inVersion(
-    q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where({ 'c.repository_id': repositoryId, 'c.digest': digest }),
-    n,
-  )
-    .first('b.size')) as { size: number | string } | undefined;
-  return row === undefined ? undefined : Number(row.size);
 }
 
 export async function listContent(q: Q, repositoryId: number, n: number): Promise<Array<ContentRow & { size: number }>> {
@@ -87,4 +73,15 @@ export async function contentChanges(
     added: fix(await base().where('c.version_added', n)),
     removed: fix(await base().where('c.version_removed', n)),
   };
+}
+
+/** Closes the open content rows of `digests` at `version` (they are not in it any more). */
+export async function removeContent(q: Q, repositoryId: number, version: number, digests: string[]): Promise<void> {
+  for (let i = 0; i < digests.length; i += 500) {
+    await q('repository_content')
+      .where({ repository_id: repositoryId })
+      .whereNull('version_removed')
+      .whereIn('digest', digests.slice(i, i + 500))
+      .update({ version_removed: version });
+  }
 }

@@ -1,5 +1,5 @@
-// Koa middleware shared by /api and /v2: request ids, access logs, error bodies, token auth.
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+// Koa middleware shared by /api and /v2: request ids, access logs, error bodies (auth is in auth.ts).
+import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { BerthError, ERRORS, isClientAbort, toErrorBody } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -33,8 +33,9 @@ export function accessLog(log: Logger) {
 }
 
 /**
- * Turns thrown errors into `{ error: { code, message, details } }` (or a body the handler attached,
- * such as a failed import's report). Unknown errors become INTERNAL, logged once with the stack.
+ * Turns thrown errors into `{ error: { code, message, details } }` (or the body the error carries,
+ * such as a failed import's report) with the error's headers. Unknown errors become INTERNAL, logged
+ * once with the stack.
  */
 export function apiErrors(log: Logger) {
   return async (ctx: Context, next: Next): Promise<void> => {
@@ -52,36 +53,9 @@ export function apiErrors(log: Logger) {
       }
       if (body.code === 'INTERNAL') log.error({ request_id: ctx.state.requestId, err }, 'internal error');
       ctx.status = ERRORS[body.code].status;
-      const attached = err instanceof ResponseBodyError ? err.body : undefined;
-      ctx.body = attached ?? { error: body };
+      ctx.body = err instanceof BerthError && err.body !== undefined ? err.body : { error: body };
       if (body.code === 'UNAUTHORIZED') ctx.set('WWW-Authenticate', 'Bearer realm="berth"');
+      if (err instanceof BerthError) ctx.set(err.headers);
     }
-  };
-}
-
-/** An error whose response body is given (a failed import answers with its report). */
-export class ResponseBodyError extends BerthError {
-  constructor(cause: BerthError, readonly body: unknown) {
-    super(cause.code, cause.message, cause.details);
-  }
-}
-
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-/** Compares a presented token with the admin token in constant time. */
-export function tokenMatches(presented: string, adminToken: string): boolean {
-  return timingSafeEqual(sha256(presented), sha256(adminToken));
-}
-
-/** Every /api call needs `Authorization: Bearer <admin token>`. Scoped tokens come later. */
-export function requireAdmin(adminToken: string) {
-  return async (ctx: Context, next: Next): Promise<void> => {
-    const header = ctx.get('Authorization');
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new BerthError('UNAUTHORIZED', 'authentication required: Authorization: Bearer <token>', null);
-    if (!tokenMatches(match[1]!, adminToken)) throw new BerthError('UNAUTHORIZED', 'invalid token', null);
-    await next();
   };
 }

@@ -11,15 +11,13 @@ import { pickReader } from '../archive/formats/index.js';
 import type { ImportPlan, ReaderContext } from '../archive/plan.js';
 import { blobsUnknown } from '../archive/plan-builder.js';
 import { type ArchiveListing, readArchive } from '../archive/read-archive.js';
-import * as blobRowsDb from '../db/blobs.js';
 import { now } from '../db/common.js';
 import * as importsDb from '../db/imports.js';
-import * as reposDb from '../db/repositories.js';
-import * as tagsDb from '../db/tags.js';
-import * as versionsDb from '../db/versions.js';
 import type { ImportRow } from '../db/rows.js';
 import { BerthError, type ErrorBody, isClientAbort, toErrorBody } from '../errors.js';
+import { commitVersion } from './commit.js';
 import type { Services } from './deps.js';
+import { holding } from './ownership.js';
 import { getRepositoryRow } from './repositories.js';
 
 /** The persisted import report, as DESIGN.md fixes it (plus `new_version`). */
@@ -76,16 +74,48 @@ export async function listImports(
   return (await importsDb.listImports(s.db, opts)).map(reportFromRow);
 }
 
-/** Everything a plan references but does not carry: the destination repository must own these. */
-function omitted(plan: ImportPlan): Digest[] {
-  return [...plan.blobs.filter((b) => !b.blob).map((b) => b.digest), ...plan.ownedManifests.map((m) => m.digest)];
+/** An upload body as the HTTP layer reads it; the service drives it, so the session never leaves here. */
+export interface ImportBody {
+  /** a tag given beside the body (the query string), if any */
+  tag?: string;
+  /**
+   * Reads the body to its end: `archive(stream)` for the archive (a file part or the raw body),
+   * `field(name, value)` for each form field, in the order they arrive.
+   */
+  read(into: { archive(stream: Readable): Promise<void>; field(name: string, value: string): void }): Promise<void>;
+  /** true when the client went away before its body was complete */
+  aborted(): boolean;
 }
 
 /**
- * One upload in progress. The HTTP layer feeds it the archive stream and the form fields in the
- * order they arrive, then calls complete() or fail(); either one ends the session.
+ * The import use case in one call: streams the body's archive into staging, reads it, checks it and
+ * commits it as one version. Returns the completed report; on failure throws a BerthError whose body
+ * is the failed report (a client that went away gets its abort error back instead).
  */
-export class ImportSession {
+export async function importArchive(s: Services, rawName: string, body: ImportBody, actor: string): Promise<ImportReport> {
+  const session = await ImportSession.begin(s, rawName, actor);
+  try {
+    if (body.tag !== undefined) session.setTag(body.tag);
+    await body.read({
+      archive: (stream) => session.receiveArchive(stream),
+      field: (name, value) => {
+        if (name !== 'tag') throw new BerthError('BODY_INVALID', 'unknown form field', { field: name.slice(0, 100) });
+        session.setTag(value);
+      },
+    });
+    return await session.complete();
+  } catch (err) {
+    const aborted = body.aborted() || isClientAbort(err);
+    const report = await session.fail(err, aborted);
+    if (aborted) throw Object.assign(new Error('client aborted the upload'), { code: 'ECONNABORTED' });
+    if (!(err instanceof BerthError)) s.log.error({ err, import_id: session.id }, 'import failed with an internal error');
+    const cause = err instanceof BerthError ? err : new BerthError('INTERNAL', 'internal error', null);
+    throw new BerthError(cause.code, cause.message, cause.details, { headers: cause.headers, body: report });
+  }
+}
+
+/** One upload in progress: fed the archive and the fields, then complete() or fail() ends it. */
+class ImportSession {
   private listing: ArchiveListing | undefined;
   private tagField: Tag | undefined;
   private bytesReceived = 0;
@@ -100,9 +130,10 @@ export class ImportSession {
     private readonly repository: { id: number; name: string },
     private readonly staging: StagingArea,
     private readonly createdAt: string,
+    private readonly actor: string,
   ) {}
 
-  static async begin(s: Services, rawName: string): Promise<ImportSession> {
+  static async begin(s: Services, rawName: string, actor: string): Promise<ImportSession> {
     const repo = await getRepositoryRow(s, rawName);
     const id = randomUUID();
     const createdAt = now();
@@ -122,6 +153,7 @@ export class ImportSession {
       duration_ms: null,
       error: null,
       instance_id: s.instanceId,
+      actor,
     });
     let staging: StagingArea;
     try {
@@ -131,7 +163,7 @@ export class ImportSession {
       throw err;
     }
     s.log.info({ import_id: id, repository: repo.name }, 'import started');
-    return new ImportSession(s, id, { id: repo.id, name: repo.name }, staging, createdAt);
+    return new ImportSession(s, id, { id: repo.id, name: repo.name }, staging, createdAt, actor);
   }
 
   setTag(value: string): void {
@@ -167,8 +199,8 @@ export class ImportSession {
       stageBytes: (bytes) => this.staging.stage(Readable.from([bytes])),
       repositoryBlob: async (digest) => {
         const repo = await (repository ??= getRepositoryRow(this.s, this.repository.name));
-        const size = await versionsDb.findContentBlobSize(this.s.db, repo.id, repo.latest_version, digest);
-        return size === undefined ? undefined : { size };
+        const held = await holding(this.s.db, repo, digest);
+        return held === undefined ? undefined : { size: held.size };
       },
     };
   }
@@ -199,82 +231,60 @@ export class ImportSession {
     if (this.tagField !== undefined && plan.roots.length > 1) {
       throw new BerthError('TAG_AMBIGUOUS', 'the archive holds several images; a tag field can name only one', { tag: this.tagField, images: plan.roots });
     }
-    const needed = omitted(plan);
-    const wanted = [
-      ...plan.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, media_type: m.mediaType })),
-      ...plan.blobs.map((b) => ({ digest: b.digest, kind: 'blob' as const, media_type: b.mediaType })),
-    ];
-    const carried = [...plan.manifests.map((m) => m.blob), ...plan.blobs.flatMap((b) => (b.blob ? [b.blob] : []))];
-
     const tags: Array<{ tag: Tag; digest: Digest }> =
       this.tagField !== undefined ? plan.roots.map((digest) => ({ tag: this.tagField!, digest })) : plan.archiveTags;
-
-    const committed = await this.s.db.transaction(async (tx) => {
-      const repo = await reposDb.lockRepository(tx, this.repository.id);
-      if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository was deleted during the import', { name: this.repository.name });
-      const latest = repo.latest_version;
-      // Ownership is decided here, under the repository lock and before anything moves into the store.
-      const held = await versionsDb.contentIn(tx, repo.id, latest, [...new Set([...needed, ...wanted.map((w) => w.digest)])]);
-      const missing = needed.filter((d) => !held.has(d));
-      if (missing.length > 0) throw blobsUnknown(missing);
-
-      // Blobs move into the store under the blob-store lock, so orphan cleanup never sees a stored
-      // blob whose rows are not yet written.
-      await blobRowsDb.lockBlobStoreShared(tx);
-      for (const blob of carried) await this.staging.commit(blob);
-      await blobRowsDb.insertBlobs(tx, carried.map((b) => ({ digest: b.digest, size: b.size })));
-      const toAdd = wanted.filter((w) => !held.has(w.digest));
-      const tagChanges: typeof tags = [];
-      for (const t of tags) {
-        const current = await tagsDb.findTag(tx, repo.id, latest, t.tag);
-        if (current?.digest !== t.digest) tagChanges.push(t);
-      }
-
-      let version = latest;
-      const newVersion = toAdd.length > 0 || tagChanges.length > 0;
-      if (newVersion) {
-        version = await versionsDb.insertVersion(tx, repo, 'import', this.id);
-        await versionsDb.insertContent(tx, repo.id, version, toAdd);
-        for (const t of tagChanges) await tagsDb.setTag(tx, repo.id, version, t.tag, t.digest);
-      }
-      const finishedAt = now();
-      const report: ImportReport = {
-        id: this.id,
-        repository: repo.name,
-        status: 'completed',
-        format: plan.format,
-        tag: tags.length > 0 ? tags.map((t) => t.tag).join(',') : null,
-        version,
-        new_version: newVersion,
-        manifests: [
-          ...plan.manifests.map((m) => ({ digest: m.digest, media_type: m.mediaType, source: 'upload' as const })),
-          ...plan.ownedManifests.map((m) => ({ digest: m.digest, media_type: m.mediaType, source: 'repository' as const })),
-        ],
-        blobs: plan.blobs.map((b) => ({ digest: b.digest, size: b.size, source: b.blob ? ('upload' as const) : ('repository' as const) })),
-        bytes_received: this.bytesReceived,
-        created_at: this.createdAt,
-        finished_at: finishedAt,
-        duration_ms: Date.now() - this.started,
-        error: null,
-      };
-      const finished = await importsDb.finishImport(tx, this.id, {
-        status: 'completed',
-        format: report.format,
-        tag: report.tag,
-        version,
-        new_version: newVersion,
-        manifests: JSON.stringify(report.manifests),
-        blobs: JSON.stringify(report.blobs),
-        bytes_received: this.bytesReceived,
-        finished_at: finishedAt,
-        duration_ms: report.duration_ms,
-      });
-      // Another process took this one for gone and failed the import: its version must not appear.
-      if (!finished) throw new BerthError('INTERRUPTED', 'the import was ended elsewhere before it could commit', null);
-      return report;
+    let report: ImportReport | undefined;
+    await commitVersion(this.s, {
+      repository: this.repository,
+      kind: 'import',
+      actor: this.actor,
+      reportId: this.id,
+      add: [
+        ...plan.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, mediaType: m.mediaType, staged: m.blob })),
+        ...plan.ownedManifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, mediaType: m.mediaType })),
+        ...plan.blobs.map((b) => ({ digest: b.digest, kind: 'blob' as const, mediaType: b.mediaType, ...(b.blob ? { staged: b.blob } : {}) })),
+      ],
+      tags,
+      staging: this.staging,
+      missing: blobsUnknown,
+      finish: async (tx, outcome) => {
+        report = {
+          id: this.id,
+          repository: outcome.repository,
+          status: 'completed',
+          format: plan.format,
+          tag: tags.length > 0 ? tags.map((t) => t.tag).join(',') : null,
+          version: outcome.version,
+          new_version: outcome.newVersion,
+          manifests: [
+            ...plan.manifests.map((m) => ({ digest: m.digest, media_type: m.mediaType, source: 'upload' as const })),
+            ...plan.ownedManifests.map((m) => ({ digest: m.digest, media_type: m.mediaType, source: 'repository' as const })),
+          ],
+          blobs: plan.blobs.map((b) => ({ digest: b.digest, size: b.size, source: b.blob ? ('upload' as const) : ('repository' as const) })),
+          bytes_received: this.bytesReceived,
+          created_at: this.createdAt,
+          finished_at: now(),
+          duration_ms: Date.now() - this.started,
+          error: null,
+        };
+        const finished = await importsDb.finishImport(tx, this.id, {
+          status: 'completed',
+          format: report.format,
+          tag: report.tag,
+          version: report.version,
+          new_version: report.new_version,
+          manifests: JSON.stringify(report.manifests),
+          blobs: JSON.stringify(report.blobs),
+          bytes_received: this.bytesReceived,
+          finished_at: report.finished_at,
+          duration_ms: report.duration_ms,
+        });
+        // Another process took this one for gone and failed the import: its version must not appear.
+        if (!finished) throw new BerthError('INTERRUPTED', 'the import was ended elsewhere before it could commit', null);
+      },
     });
     this.ended = true;
-    return committed;
+    return report!;
   }
 
   private record(status: 'completed' | 'failed', code: string | null): void {

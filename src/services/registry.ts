@@ -1,6 +1,6 @@
 // The registry's read side (/v2): resolves tags and digests within a repository's latest version.
-// Ownership on read: a digest is served only by a repository whose latest version holds it, even
-// when the bytes sit in the shared blob store for another repository.
+// Ownership on read (services/ownership.ts): a digest is served only by a repository that holds it,
+// even when the bytes sit in the shared blob store for another repository.
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { type Digest, parseDigest } from '../core/digest.js';
@@ -8,10 +8,10 @@ import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { parseTag } from '../core/names.js';
 import * as reposDb from '../db/repositories.js';
 import * as tagsDb from '../db/tags.js';
-import * as versionsDb from '../db/versions.js';
 import type { RepositoryRow } from '../db/rows.js';
 import { BerthError } from '../errors.js';
 import type { Services } from './deps.js';
+import { holding } from './ownership.js';
 import { getRepositoryRow } from './repositories.js';
 
 export interface StoredContent {
@@ -65,11 +65,11 @@ export async function resolveManifest(s: Services, rawName: string, reference: s
     digest = parseDigest(row.digest);
   }
   const unknown = () => new BerthError('MANIFEST_UNKNOWN', 'repository holds no manifest with this digest', { name: repo.name, digest });
-  const content = (await versionsDb.contentIn(s.db, repo.id, repo.latest_version, [digest])).get(digest);
-  if (content?.kind !== 'manifest' || content.media_type === null) throw unknown();
+  const content = await holding(s.db, repo, digest);
+  if (content?.kind !== 'manifest' || !content.inVersion || content.mediaType === null) throw unknown();
   const size = await storedSize(s, repo, digest);
   if (size === undefined) throw unknown();
-  return { repository: repo.name, digest, size, mediaType: content.media_type };
+  return { repository: repo.name, digest, size, mediaType: content.mediaType };
 }
 
 /** The exact stored bytes of a resolved manifest (manifests are JSON capped at 4 MiB, so buffered). */
@@ -85,14 +85,14 @@ export async function readManifest(s: Services, manifest: ManifestRef): Promise<
 }
 
 /**
- * A blob (or manifest, read as a blob) that the repository's latest version holds. Clients fetch
+ * A blob (or manifest, read as a blob) that the repository holds. Clients fetch
  * config and layers here; the bytes existing in the store for another repository does not count.
  */
 export async function resolveBlob(s: Services, rawName: string, rawDigest: string): Promise<StoredContent> {
   const repo = await getRepositoryRow(s, rawName);
   const digest = parseDigest(rawDigest);
   const unknown = () => new BerthError('BLOB_NOT_FOUND', 'repository holds no blob with this digest', { name: repo.name, digest });
-  if (!(await versionsDb.contentIn(s.db, repo.id, repo.latest_version, [digest])).has(digest)) throw unknown();
+  if (!(await holding(s.db, repo, digest))) throw unknown();
   const size = await storedSize(s, repo, digest);
   if (size === undefined) throw unknown();
   return { repository: repo.name, digest, size };

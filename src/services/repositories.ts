@@ -1,11 +1,13 @@
 // Repositories, their versions and their tags. Each change is one transaction and one new version.
 import { type Digest, parseDigest } from '../core/digest.js';
-import { parseRepositoryName, parseTag } from '../core/names.js';
+import { parseNewRepositoryName, parseRepositoryName, parseTag } from '../core/names.js';
+import { now } from '../db/common.js';
 import * as reposDb from '../db/repositories.js';
 import * as tagsDb from '../db/tags.js';
 import * as versionsDb from '../db/versions.js';
 import type { RepositoryRow, TagRow } from '../db/rows.js';
 import { BerthError } from '../errors.js';
+import { commitVersion, writeInitialVersion } from './commit.js';
 import type { Services } from './deps.js';
 
 export interface RepositoryView {
@@ -26,12 +28,14 @@ export async function getRepositoryRow(s: Pick<Services, 'db'>, rawName: string)
   return row;
 }
 
-export async function createRepository(s: Services, rawName: unknown): Promise<RepositoryView> {
-  const name = parseRepositoryName(rawName);
+export async function createRepository(s: Services, rawName: unknown, actor: string): Promise<RepositoryView> {
+  const name = parseNewRepositoryName(rawName);
   return s.db.transaction(async (tx) => {
     if (await reposDb.findRepository(tx, name)) throw new BerthError('REPOSITORY_EXISTS', 'repository already exists', { name });
     try {
-      return repositoryView(await reposDb.insertRepository(tx, name));
+      const row = await reposDb.insertRepository(tx, name, now());
+      await writeInitialVersion(tx, row, actor);
+      return repositoryView(row);
     } catch (err) {
       // Another process created it between our check and insert.
       if (/unique|duplicate/i.test(String((err as Error).message))) {
@@ -129,35 +133,18 @@ export interface TagChange {
 }
 
 /** Points `tag` at a manifest the repository's latest version holds; one new version unless nothing changes. */
-export async function putTag(s: Services, rawName: string, rawTag: string, rawDigest: unknown): Promise<TagChange> {
+export async function putTag(s: Services, rawName: string, rawTag: string, rawDigest: unknown, actor: string): Promise<TagChange> {
   const tag = parseTag(rawTag);
   const digest = parseDigest(rawDigest);
-  const { id } = await getRepositoryRow(s, rawName);
-  return s.db.transaction(async (tx) => {
-    const repo = await reposDb.lockRepository(tx, id);
-    if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository not found', { name: rawName });
-    const content = await versionsDb.contentIn(tx, repo.id, repo.latest_version, [digest]);
-    if (content.get(digest)?.kind !== 'manifest') {
-      throw new BerthError('MANIFEST_UNKNOWN', 'the repository holds no manifest with this digest', { digest });
-    }
-    const current = await tagsDb.findTag(tx, repo.id, repo.latest_version, tag);
-    if (current?.digest === digest) return { name: tag, digest, version: repo.latest_version, new_version: false };
-    const version = await versionsDb.insertVersion(tx, repo, 'tag', null);
-    await tagsDb.setTag(tx, repo.id, version, tag, digest);
-    return { name: tag, digest, version, new_version: true };
-  });
+  const repo = await getRepositoryRow(s, rawName);
+  const outcome = await commitVersion(s, { repository: repo, kind: 'tag', actor, reportId: null, tags: [{ tag, digest }] });
+  return { name: tag, digest, version: outcome.version, new_version: outcome.newVersion };
 }
 
-export async function deleteTag(s: Services, rawName: string, rawTag: string): Promise<TagChange> {
+/** Removes `tag` from the repository: one new version (TAG_UNKNOWN when there is no such tag). */
+export async function deleteTag(s: Services, rawName: string, rawTag: string, actor: string): Promise<TagChange> {
   const tag = parseTag(rawTag);
-  const { id } = await getRepositoryRow(s, rawName);
-  return s.db.transaction(async (tx) => {
-    const repo = await reposDb.lockRepository(tx, id);
-    if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository not found', { name: rawName });
-    const current = await tagsDb.findTag(tx, repo.id, repo.latest_version, tag);
-    if (!current) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { tag });
-    const version = await versionsDb.insertVersion(tx, repo, 'untag', null);
-    await tagsDb.setTag(tx, repo.id, version, tag, null);
-    return { name: tag, digest: null, version, new_version: true };
-  });
+  const repo = await getRepositoryRow(s, rawName);
+  const outcome = await commitVersion(s, { repository: repo, kind: 'untag', actor, reportId: null, tags: [{ tag, digest: null }] });
+  return { name: tag, digest: null, version: outcome.version, new_version: outcome.newVersion };
 }

@@ -1,17 +1,19 @@
-// POST /api/v1/repositories/{name}/imports: feeds a multipart or raw tar body into an ImportSession.
+// POST /api/v1/repositories/{name}/imports: reads a multipart or raw tar body for the import service.
 import busboy from 'busboy';
 import type { Context } from 'koa';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BerthError, isClientAbort } from '../../errors.js';
 import type { Services } from '../../services/deps.js';
-import { ImportSession } from '../../services/imports.js';
-import { ResponseBodyError } from '../middleware.js';
+import { importArchive, type ImportBody } from '../../services/imports.js';
 import { queryString } from './body.js';
 
 const RAW_TYPES = ['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
-/** Reads a multipart body: the archive file part and the `tag` field, in whichever order they come. */
-async function readMultipart(ctx: Context, session: ImportSession): Promise<void> {
+type Into = Parameters<ImportBody['read']>[0];
+
+/** Reads a multipart body: the archive file part and the form fields, in whichever order they come. */
+async function readMultipart(ctx: Context, into: Into): Promise<void> {
   let parser: busboy.Busboy;
   try {
     parser = busboy({ headers: ctx.req.headers, limits: { fields: 16, fieldSize: 4096, parts: 32 } });
@@ -20,9 +22,9 @@ async function readMultipart(ctx: Context, session: ImportSession): Promise<void
   }
   let failure: unknown;
   let files = Promise.resolve();
-  parser.on('file', (_field, stream) => {
+  parser.on('file', (_field, stream: Readable) => {
     files = files.then(() =>
-      session.receiveArchive(stream).catch((err: unknown) => {
+      into.archive(stream).catch((err: unknown) => {
         failure ??= err;
         stream.resume();
       }),
@@ -30,8 +32,7 @@ async function readMultipart(ctx: Context, session: ImportSession): Promise<void
   });
   parser.on('field', (name, value) => {
     try {
-      if (name !== 'tag') throw new BerthError('BODY_INVALID', 'unknown form field', { field: name.slice(0, 100) });
-      session.setTag(value);
+      into.field(name, value);
     } catch (err) {
       failure ??= err;
     }
@@ -47,7 +48,7 @@ async function readMultipart(ctx: Context, session: ImportSession): Promise<void
   if (failure !== undefined) throw failure;
 }
 
-export async function postImport(s: Services, ctx: Context, repository: string): Promise<void> {
+export async function postImport(s: Services, ctx: Context, repository: string, actor: string): Promise<void> {
   const type = ctx.request.type;
   const multipart = type === 'multipart/form-data';
   if (!multipart && !RAW_TYPES.includes(type)) {
@@ -55,25 +56,22 @@ export async function postImport(s: Services, ctx: Context, repository: string):
       content_type: type || null,
     });
   }
-  const session = await ImportSession.begin(s, repository);
   let aborted = false;
   ctx.req.once('close', () => {
     if (!ctx.req.complete) aborted = true;
   });
-  try {
-    const tag = queryString(ctx, 'tag');
-    if (tag !== undefined) session.setTag(tag);
-    if (multipart) await readMultipart(ctx, session);
-    else await session.receiveArchive(ctx.req);
-    const report = await session.complete();
-    ctx.status = 201;
-    ctx.set('Location', `/api/v1/imports/${report.id}`);
-    ctx.body = report;
-  } catch (err) {
-    const report = await session.fail(err, aborted);
-    if (aborted || isClientAbort(err)) throw Object.assign(new Error('client aborted the upload'), { code: 'ECONNABORTED' });
-    const cause = err instanceof BerthError ? err : new BerthError('INTERNAL', 'internal error', null);
-    if (!(err instanceof BerthError)) s.log.error({ err, import_id: session.id }, 'import failed with an internal error');
-    throw new ResponseBodyError(cause, report);
-  }
+  const tag = queryString(ctx, 'tag');
+  const report = await importArchive(
+    s,
+    repository,
+    {
+      ...(tag !== undefined ? { tag } : {}),
+      read: (into) => (multipart ? readMultipart(ctx, into) : into.archive(ctx.req)),
+      aborted: () => aborted,
+    },
+    actor,
+  );
+  ctx.status = 201;
+  ctx.set('Location', `/api/v1/imports/${report.id}`);
+  ctx.body = report;
 }

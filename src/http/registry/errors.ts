@@ -1,7 +1,8 @@
 // OCI error bodies for everything under /v2: `{ "errors": [{ "code", "message", "detail" }] }`,
-// the code taken from the `oci` column of the one error table in src/errors.ts.
+// the code taken from the `oci` column of the one error table in src/errors.ts, with the headers the
+// error carries (Range, Location, WWW-Authenticate, Docker-Upload-UUID…).
 import type { Context, Next } from 'koa';
-import { ERRORS, isClientAbort, toErrorBody } from '../../errors.js';
+import { BerthError, ERRORS, isClientAbort, toErrorBody } from '../../errors.js';
 import type { Logger } from '../../log.js';
 
 /** Headers a failed request keeps; anything a handler set before failing (digest, type, range) goes. */
@@ -26,9 +27,9 @@ export function ociErrors(log: Logger) {
       ctx.type = 'application/json';
       ctx.body = { errors: [{ code: ERRORS[body.code].oci, message: body.message, detail: body.details }] };
       if (body.code === 'UNAUTHORIZED') ctx.set('WWW-Authenticate', REGISTRY_REALM);
-      if (body.code === 'METHOD_NOT_ALLOWED') ctx.set('Allow', 'GET, HEAD');
       const size = body.details?.size;
       if (body.code === 'RANGE_INVALID' && typeof size === 'number') ctx.set('Content-Range', `bytes */${size}`);
+      if (err instanceof BerthError) ctx.set(err.headers);
     }
   };
 }

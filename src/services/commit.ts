@@ -1,0 +1,157 @@
+// The one writer of repository versions. Every change to a repository — an import, a push, a tag
+// set or removed, a manifest deleted — is a call to commitVersion: under the repository lock it
+// decides ownership (every digest the change adds without carrying its bytes must be held by the
+// repository: services/ownership.ts), applies the no-op rule (nothing added, moved or removed → no
+// version), moves staged bytes into the blob store under the blob-store lock, and writes version,
+// content, tags and the caller's report in one transaction.
+import type { ReceivedBlob } from '../archive/sink.js';
+import type { Digest } from '../core/digest.js';
+import type { Tag } from '../core/names.js';
+import * as blobRowsDb from '../db/blobs.js';
+import { now } from '../db/common.js';
+import type { Tx } from '../db/connect.js';
+import * as heldDb from '../db/held-blobs.js';
+import * as reposDb from '../db/repositories.js';
+import type { RepositoryRow, VersionRow } from '../db/rows.js';
+import * as tagsDb from '../db/tags.js';
+import * as versionsDb from '../db/versions.js';
+import { BerthError } from '../errors.js';
+import type { Services } from './deps.js';
+import { holdings } from './ownership.js';
+
+export type VersionKind = Exclude<VersionRow['kind'], 'create'>;
+
+/** A manifest or blob the new version holds. */
+export interface ContentToAdd {
+  digest: Digest;
+  kind: 'manifest' | 'blob';
+  mediaType: string | null;
+  /** bytes staged by this request; absent when the repository must hold the digest already */
+  staged?: ReceivedBlob;
+}
+
+/** A tag pointed at a manifest, or removed (`digest: null`, the tag must exist). */
+export interface TagMove {
+  tag: Tag;
+  digest: Digest | null;
+}
+
+export interface CommitRequest {
+  repository: { id: number; name: string };
+  kind: VersionKind;
+  /** the name of the token that made the change */
+  actor: string;
+  /** the import or push report this change belongs to (null for a tag change) */
+  reportId: string | null;
+  add?: ContentToAdd[];
+  /** manifests the new version no longer holds; the tags that point at them go with them */
+  removeManifests?: Digest[];
+  tags?: TagMove[];
+  /** where the staged bytes wait; each is moved into the store under the blob-store lock */
+  staging?: { commit(blob: ReceivedBlob): Promise<void> };
+  /** the error for digests added without bytes that the repository does not hold */
+  missing?: (digests: string[]) => BerthError;
+  /** writes the caller's report inside the same transaction, once the outcome is known */
+  finish?: (tx: Tx, outcome: CommitOutcome) => Promise<void>;
+}
+
+export interface CommitOutcome {
+  repository: string;
+  /** the new version, or the latest one when nothing changed */
+  version: number;
+  newVersion: boolean;
+  /** the tags that moved or went, as applied */
+  tagChanges: TagMove[];
+}
+
+const defaultMissing = (digests: string[]) =>
+  new BerthError('BLOB_UNKNOWN', 'the change names blobs that the repository does not hold', { missing: digests });
+
+export async function commitVersion(s: Pick<Services, 'db'>, req: CommitRequest): Promise<CommitOutcome> {
+  const add = dedupe(req.add ?? []);
+  const removals = [...new Set(req.removeManifests ?? [])];
+  const tags = req.tags ?? [];
+  return s.db.transaction(async (tx) => {
+    const repo = await reposDb.lockRepository(tx, req.repository.id);
+    if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository was deleted during the change', { name: req.repository.name });
+    const latest = repo.latest_version;
+
+    // Ownership is decided here, under the repository lock and before anything moves into the store.
+    const targets = tags.flatMap((t) => (t.digest === null ? [] : [t.digest]));
+    const held = await holdings(tx, repo, [...add.map((a) => a.digest), ...targets, ...removals]);
+    const missing = add.filter((a) => !a.staged && !held.has(a.digest)).map((a) => a.digest);
+    if (missing.length > 0) throw (req.missing ?? defaultMissing)(missing);
+    for (const digest of removals) {
+      const h = held.get(digest);
+      if (h?.kind !== 'manifest' || !h.inVersion) throw manifestUnknown(digest);
+    }
+    const manifestsAfter = new Set([
+      ...add.filter((a) => a.kind === 'manifest').map((a) => a.digest as string),
+      ...[...held.values()].filter((h) => h.kind === 'manifest' && h.inVersion && !removals.includes(h.digest as Digest)).map((h) => h.digest),
+    ]);
+    for (const digest of targets) if (!manifestsAfter.has(digest)) throw manifestUnknown(digest);
+
+    // Staged bytes move into the store under the blob-store lock, so orphan cleanup never sees a
+    // stored blob whose rows are not yet written.
+    const staged = add.flatMap((a) => (a.staged ? [a.staged] : []));
+    if (staged.length > 0) {
+      await blobRowsDb.lockBlobStoreShared(tx);
+      for (const blob of staged) await req.staging!.commit(blob);
+      await blobRowsDb.insertBlobs(tx, staged.map((b) => ({ digest: b.digest, size: b.size })));
+    }
+
+    const toAdd = add.filter((a) => !held.get(a.digest)?.inVersion);
+    const tagChanges = await changedTags(tx, repo, tags);
+    const removedTags = removals.length > 0 ? await tagsDb.tagsPointingAt(tx, repo.id, latest, removals) : [];
+    for (const t of removedTags) {
+      if (!tagChanges.some((c) => c.tag === t.name)) tagChanges.push({ tag: t.name as Tag, digest: null });
+    }
+
+    let version = latest;
+    const newVersion = toAdd.length > 0 || tagChanges.length > 0 || removals.length > 0;
+    if (newVersion) {
+      version = latest + 1;
+      const at = now();
+      await versionsDb.insertVersion(tx, { repository_id: repo.id, number: version, kind: req.kind, import_id: req.reportId, actor: req.actor, created_at: at });
+      await reposDb.setLatestVersion(tx, repo.id, version, at);
+      await versionsDb.insertContent(tx, repo.id, version, toAdd.map((a) => ({ digest: a.digest, kind: a.kind, media_type: a.mediaType })));
+      await versionsDb.removeContent(tx, repo.id, version, removals);
+      for (const t of tagChanges) await tagsDb.setTag(tx, repo.id, version, t.tag, t.digest);
+      // Held blobs that entered the version are held by it from now on.
+      const released = toAdd.filter((a) => held.has(a.digest)).map((a) => a.digest);
+      if (released.length > 0) await heldDb.releaseBlobs(tx, repo.id, released);
+    }
+    const outcome: CommitOutcome = { repository: repo.name, version, newVersion, tagChanges };
+    await req.finish?.(tx, outcome);
+    return outcome;
+  });
+}
+
+/** Writes a new repository's version 0, the empty one: the only version not made by commitVersion. */
+export async function writeInitialVersion(tx: Tx, repo: RepositoryRow, actor: string): Promise<void> {
+  await versionsDb.insertVersion(tx, { repository_id: repo.id, number: 0, kind: 'create', import_id: null, actor, created_at: repo.created_at });
+}
+
+function dedupe(add: ContentToAdd[]): ContentToAdd[] {
+  const byDigest = new Map<string, ContentToAdd>();
+  for (const a of add) {
+    const seen = byDigest.get(a.digest);
+    if (!seen || (!seen.staged && a.staged)) byDigest.set(a.digest, seen && !seen.staged && a.staged ? { ...seen, staged: a.staged } : a);
+  }
+  return [...byDigest.values()];
+}
+
+/** The tag moves that change something; removing a tag the repository does not have is TAG_UNKNOWN. */
+async function changedTags(tx: Tx, repo: RepositoryRow, tags: TagMove[]): Promise<TagMove[]> {
+  const changes: TagMove[] = [];
+  for (const t of tags) {
+    const current = await tagsDb.findTag(tx, repo.id, repo.latest_version, t.tag);
+    if (t.digest === null && !current) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { tag: t.tag });
+    if (current?.digest !== (t.digest ?? undefined)) changes.push(t);
+  }
+  return changes;
+}
+
+function manifestUnknown(digest: string): BerthError {
+  return new BerthError('MANIFEST_UNKNOWN', 'the repository holds no manifest with this digest', { digest });
+}
