@@ -127,6 +127,35 @@ export async function commitVersion(s: Pick<Services, 'db'>, req: CommitRequest)
   });
 }
 
+/**
+ * Keeps blobs for a repository outside its versions (a pushed or mounted blob, a blob that arrived
+ * whole in an import that then failed): staged bytes move into the store under the blob-store lock and
+ * the repository holds each digest until `BERTH_UPLOAD_TTL_SECONDS` from now (services/ownership.ts).
+ * Makes no version. Blobs without `staged` bytes must already be in the store (a mount).
+ */
+export async function holdBlobs(
+  s: Pick<Services, 'db' | 'config'>,
+  req: {
+    repository: { id: number; name: string };
+    blobs: Array<{ digest: Digest; size: number; staged?: ReceivedBlob }>;
+    source: 'upload' | 'mount' | 'import';
+    staging?: { commit(blob: ReceivedBlob): Promise<void> };
+  },
+): Promise<void> {
+  if (req.blobs.length === 0) return;
+  await s.db.transaction(async (tx) => {
+    if (!(await reposDb.lockRepository(tx, req.repository.id))) {
+      throw new BerthError('NAME_UNKNOWN', 'repository was deleted during the change', { name: req.repository.name });
+    }
+    await blobRowsDb.lockBlobStoreShared(tx);
+    for (const b of req.blobs) if (b.staged) await req.staging!.commit(b.staged);
+    await blobRowsDb.insertBlobs(tx, req.blobs.map((b) => ({ digest: b.digest, size: b.size })));
+    const at = new Date();
+    const expires = new Date(at.getTime() + s.config.uploadTtlSeconds * 1000).toISOString();
+    await heldDb.holdBlobs(tx, req.blobs.map((b) => ({ digest: b.digest, source: req.source, held_at: at.toISOString(), expires_at: expires })), req.repository.id);
+  });
+}
+
 /** Writes a new repository's version 0, the empty one: the only version not made by commitVersion. */
 export async function writeInitialVersion(tx: Tx, repo: RepositoryRow, actor: string): Promise<void> {
   await versionsDb.insertVersion(tx, { repository_id: repo.id, number: 0, kind: 'create', import_id: null, actor, created_at: repo.created_at });

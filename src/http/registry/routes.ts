@@ -64,10 +64,10 @@ function dispatch(s: Services) {
     const route = parseRegistryPath(ctx.path);
     if (!route) throw new BerthError('NOT_FOUND', 'no such endpoint', { method: ctx.method, path: ctx.path });
     const entry = methodOf(route.kind, ctx.method);
+    if (entry) authorize(ctx, entry.action, nameOf(route));
     if (!entry?.handle) {
       throw new BerthError('METHOD_NOT_ALLOWED', 'this registry does not serve this method here yet', { method: ctx.method }, { headers: { Allow: allowed(route.kind) } });
     }
-    authorize(ctx, entry.action, nameOf(route));
     await entry.handle(s, ctx, route);
   };
 }
