@@ -59,6 +59,12 @@ export const ERRORS = {
   RANGE_INVALID: { status: 416, oci: 'RANGE_INVALID' },
   // /v2 reads: a digest the repository's latest version does not hold (BLOB_UNKNOWN is the import's 400)
   BLOB_NOT_FOUND: { status: 404, oci: 'BLOB_UNKNOWN' },
+  // push: an upload session that does not exist, ended, expired, or belongs to another repository
+  BLOB_UPLOAD_UNKNOWN: { status: 404, oci: 'BLOB_UPLOAD_UNKNOWN' },
+  // push: a chunk that does not continue where the session ends (the answer carries its Range)
+  UPLOAD_RANGE_INVALID: { status: 416, oci: 'BLOB_UPLOAD_INVALID' },
+  // push: a manifest names blobs or child manifests the repository does not hold
+  MANIFEST_BLOB_UNKNOWN: { status: 400, oci: 'MANIFEST_BLOB_UNKNOWN' },
   PAGINATION_NUMBER_INVALID: { status: 400, oci: 'PAGINATION_NUMBER_INVALID' },
   METHOD_NOT_ALLOWED: { status: 405, oci: 'UNSUPPORTED' },
   ARCHIVE_INVALID: { status: 400, oci: 'UNSUPPORTED' },

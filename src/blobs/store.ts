@@ -7,7 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Writable, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Digest, digestFromHex, hexOf } from '../core/digest.js';
 import { BerthError } from '../errors.js';
@@ -47,10 +47,13 @@ function storageError(err: unknown): unknown {
  * arrive meanwhile wait in the buffer and go out together in one writev.
  */
 class HashingFileSink extends Writable {
-  readonly hash: Hash = createHash('sha256');
   size = 0;
 
-  constructor(private readonly handle: fs.FileHandle | null) {
+  /** `hash` continues a hash already fed with earlier bytes (a resumed upload); a fresh one otherwise */
+  constructor(
+    private readonly handle: fs.FileHandle | null,
+    readonly hash: Hash = createHash('sha256'),
+  ) {
     super({ highWaterMark: SINK_BUFFER_BYTES });
   }
 
@@ -211,6 +214,60 @@ export class BlobStore {
     await fs.rm(path.join(this.stagingDirs[kind], id), { recursive: true, force: true });
   }
 
+  /** The staging area of an existing folder `staging/<kind>/<id>` (an upload session continued). */
+  openStagingArea(kind: StagingKind, id: string): StagingArea {
+    if (!STAGING_ID.test(id)) throw new Error('staging ids are UUIDs');
+    return new StagingArea(this, path.join(this.stagingDirs[kind], id));
+  }
+
+  /** The file that holds an upload session's bytes. */
+  uploadFile(id: string): string {
+    if (!STAGING_ID.test(id)) throw new Error('staging ids are UUIDs');
+    return path.join(this.stagingDirs.uploads, id, 'data');
+  }
+
+  /**
+   * Appends `source` to upload session `id`, whose first `offset` bytes are whole, feeding `hash`
+   * (which must hold exactly those `offset` bytes) as it writes; fsyncs and returns the new size. Bytes
+   * past `offset` left by an append that broke off are cut first, and cut again if this one breaks
+   * off, so a session is always resumable at its last whole chunk. More than `maxBytes` in all is
+   * UPLOAD_TOO_LARGE.
+   */
+  async appendToUpload(id: string, source: Readable, offset: number, hash: Hash, maxBytes: number): Promise<number> {
+    const file = this.uploadFile(id);
+    const handle = await fs.open(file, 'a').catch((err: unknown) => {
+      throw storageError(err);
+    });
+    try {
+      if ((await handle.stat()).size !== offset) await handle.truncate(offset);
+      const sink = new HashingFileSink(handle, hash);
+      const limit = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          if (offset + sink.size + chunk.length > maxBytes) {
+            done(new BerthError('UPLOAD_TOO_LARGE', 'blob is larger than the configured limit', { limit: maxBytes }));
+            return;
+          }
+          done(null, chunk);
+        },
+      });
+      await pipeline(source, limit, sink);
+      await handle.sync();
+      return offset + sink.size;
+    } catch (err) {
+      await handle.truncate(offset).catch(() => undefined);
+      throw storageError(err);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** A sha256 of the first `size` bytes of upload session `id` (to continue a session begun elsewhere). */
+  async hashUpload(id: string, size: number): Promise<Hash> {
+    const hash = createHash('sha256');
+    if (size > 0) await pipeline(createReadStream(this.uploadFile(id), { start: 0, end: size - 1 }), new HashingFileSink(null, hash));
+    return hash;
+  }
+
   async createStagingArea(kind: StagingKind, id: string): Promise<StagingArea> {
     if (!STAGING_ID.test(id)) throw new Error('staging ids are UUIDs');
     const dir = path.join(this.stagingDirs[kind], id);
@@ -270,6 +327,18 @@ export class StagingArea {
   private keep(blob: StagedBlob): StagedBlob {
     this.staged.set(blob, blob);
     return blob;
+  }
+
+  /**
+   * Takes a file already in this folder (an upload session's bytes, hashed as they arrived) as a
+   * staged blob of `digest` and `size`, once it is on the disk.
+   */
+  async adopt(name: string, digest: Digest, size: number): Promise<StagedBlob> {
+    const file = path.join(this.dir, name);
+    const handle = await fs.open(file, 'r+');
+    const failure = await flush(handle);
+    if (failure !== undefined) throw failure;
+    return this.keep({ digest, size, file, alreadyStored: false, committed: false });
   }
 
   /** Reads a staged (or committed) blob back: at most `limit + 1` bytes. */

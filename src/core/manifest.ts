@@ -45,6 +45,11 @@ export interface ParsedManifest {
   blobs: Descriptor[];
   /** child manifests (indexes only) */
   manifests: Descriptor[];
+  /** the manifest this one refers to (OCI 1.1), if any */
+  subject?: Descriptor;
+  /** what the referrers listing reports: `artifactType`, else an image manifest's config media type */
+  artifactType?: string;
+  annotations?: Record<string, string>;
 }
 
 export function parseManifestJson(bytes: Buffer, where: string): unknown {
@@ -107,13 +112,18 @@ export function parseManifest(doc: unknown, where: string): ParsedManifest {
       media_type: typeof mediaType === 'string' ? mediaType.slice(0, 200) : null,
     });
   }
+  const extras: Pick<ParsedManifest, 'subject' | 'artifactType' | 'annotations'> = {};
+  if (doc.subject !== undefined) extras.subject = parseDescriptor(doc.subject, where, 'subject');
+  if (typeof doc.artifactType === 'string') extras.artifactType = doc.artifactType;
+  if (isRecord(doc.annotations)) extras.annotations = doc.annotations as Record<string, string>;
   if (INDEX_TYPES.has(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw new BerthError('MANIFEST_INVALID', 'index has no manifests array', { entry: where });
     const manifests = doc.manifests.map((d, i) => parseDescriptor(d, where, `manifests[${i}]`));
-    return { mediaType, kind: 'index', blobs: [], manifests };
+    return { mediaType, kind: 'index', blobs: [], manifests, ...extras };
   }
   const config = parseDescriptor(doc.config, where, 'config');
   if (!Array.isArray(doc.layers)) throw new BerthError('MANIFEST_INVALID', 'manifest has no layers array', { entry: where });
   const layers = doc.layers.map((d, i) => parseDescriptor(d, where, `layers[${i}]`));
-  return { mediaType, kind: 'image', blobs: [config, ...layers], manifests: [] };
+  extras.artifactType ??= config.mediaType;
+  return { mediaType, kind: 'image', blobs: [config, ...layers], manifests: [], ...extras };
 }

@@ -28,6 +28,11 @@ export interface ContentRow {
   version_added: number;
   version_removed: number | null;
   size?: number;
+  /** the manifest this one refers to (OCI 1.1 `subject`), for the referrers listing */
+  subject?: string | null;
+  artifact_type?: string | null;
+  /** JSON text of the manifest's annotations */
+  annotations?: string | null;
 }
 
 export interface TagRow {
@@ -74,4 +79,14 @@ export interface HeldBlobRow {
   source: 'upload' | 'mount' | 'import';
   held_at: string;
   expires_at: string;
+}
+
+/** A resumable blob upload (see migrations/20261203000000_push.ts). */
+export interface UploadSessionRow {
+  id: string;
+  repository_id: number;
+  size: number;
+  actor: string | null;
+  created_at: string;
+  updated_at: string;
 }

@@ -39,7 +39,7 @@ export async function insertContent(
   q: Q,
   repositoryId: number,
   version: number,
-  rows: Array<{ digest: string; kind: ContentRow['kind']; media_type: string | null }>,
+  rows: Array<Pick<ContentRow, 'digest' | 'kind' | 'media_type' | 'subject' | 'artifact_type' | 'annotations'>>,
 ): Promise<void> {
   for (let i = 0; i < rows.length; i += 200) {
     const chunk = rows.slice(i, i + 200).map((r) => ({ ...r, repository_id: repositoryId, version_added: version, version_removed: null }));
@@ -84,4 +84,15 @@ export async function removeContent(q: Q, repositoryId: number, version: number,
       .whereIn('digest', digests.slice(i, i + 500))
       .update({ version_removed: version });
   }
+}
+
+/** The manifests of version `n` whose subject is `digest` (the OCI referrers of `digest`), with sizes. */
+export async function referrersOf(q: Q, repositoryId: number, n: number, digest: string): Promise<Array<ContentRow & { size: number }>> {
+  const rows: Array<ContentRow & { size: number | string }> = await inVersion(
+    q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where({ 'c.repository_id': repositoryId, 'c.subject': digest, 'c.kind': 'manifest' }),
+    n,
+  )
+    .select('c.digest', 'c.kind', 'c.media_type', 'c.artifact_type', 'c.annotations', 'b.size')
+    .orderBy('c.id');
+  return rows.map((r) => ({ ...r, size: Number(r.size) }));
 }

@@ -6,6 +6,7 @@
 // content, tags and the caller's report in one transaction.
 import type { ReceivedBlob } from '../archive/sink.js';
 import type { Digest } from '../core/digest.js';
+import type { ParsedManifest } from '../core/manifest.js';
 import type { Tag } from '../core/names.js';
 import * as blobRowsDb from '../db/blobs.js';
 import { now } from '../db/common.js';
@@ -28,6 +29,10 @@ export interface ContentToAdd {
   mediaType: string | null;
   /** bytes staged by this request; absent when the repository must hold the digest already */
   staged?: ReceivedBlob;
+  /** for manifests: what the referrers listing reports */
+  subject?: Digest;
+  artifactType?: string;
+  annotations?: Record<string, string>;
 }
 
 /** A tag pointed at a manifest, or removed (`digest: null`, the tag must exist). */
@@ -114,7 +119,19 @@ export async function commitVersion(s: Pick<Services, 'db'>, req: CommitRequest)
       const at = now();
       await versionsDb.insertVersion(tx, { repository_id: repo.id, number: version, kind: req.kind, import_id: req.reportId, actor: req.actor, created_at: at });
       await reposDb.setLatestVersion(tx, repo.id, version, at);
-      await versionsDb.insertContent(tx, repo.id, version, toAdd.map((a) => ({ digest: a.digest, kind: a.kind, media_type: a.mediaType })));
+      await versionsDb.insertContent(
+        tx,
+        repo.id,
+        version,
+        toAdd.map((a) => ({
+          digest: a.digest,
+          kind: a.kind,
+          media_type: a.mediaType,
+          subject: a.subject ?? null,
+          artifact_type: a.artifactType ?? null,
+          annotations: a.annotations ? JSON.stringify(a.annotations) : null,
+        })),
+      );
       await versionsDb.removeContent(tx, repo.id, version, removals);
       for (const t of tagChanges) await tagsDb.setTag(tx, repo.id, version, t.tag, t.digest);
       // Held blobs that entered the version are held by it from now on.
@@ -159,6 +176,15 @@ export async function holdBlobs(
 /** Writes a new repository's version 0, the empty one: the only version not made by commitVersion. */
 export async function writeInitialVersion(tx: Tx, repo: RepositoryRow, actor: string): Promise<void> {
   await versionsDb.insertVersion(tx, { repository_id: repo.id, number: 0, kind: 'create', import_id: null, actor, created_at: repo.created_at });
+}
+
+/** What a parsed manifest tells the referrers listing, as ContentToAdd fields. */
+export function referrerFields(parsed: ParsedManifest): Pick<ContentToAdd, 'subject' | 'artifactType' | 'annotations'> {
+  return {
+    ...(parsed.subject ? { subject: parsed.subject.digest } : {}),
+    ...(parsed.artifactType !== undefined ? { artifactType: parsed.artifactType } : {}),
+    ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+  };
 }
 
 function dedupe(add: ContentToAdd[]): ContentToAdd[] {

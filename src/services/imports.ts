@@ -15,7 +15,7 @@ import { now } from '../db/common.js';
 import * as importsDb from '../db/imports.js';
 import type { ImportRow } from '../db/rows.js';
 import { BerthError, type ErrorBody, isClientAbort, toErrorBody } from '../errors.js';
-import { commitVersion } from './commit.js';
+import { commitVersion, referrerFields } from './commit.js';
 import type { Services } from './deps.js';
 import { holding } from './ownership.js';
 import { getRepositoryRow } from './repositories.js';
@@ -240,7 +240,7 @@ class ImportSession {
       actor: this.actor,
       reportId: this.id,
       add: [
-        ...plan.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, mediaType: m.mediaType, staged: m.blob })),
+        ...plan.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, mediaType: m.mediaType, staged: m.blob, ...referrerFields(m.parsed) })),
         ...plan.ownedManifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const, mediaType: m.mediaType })),
         ...plan.blobs.map((b) => ({ digest: b.digest, kind: 'blob' as const, mediaType: b.mediaType, ...(b.blob ? { staged: b.blob } : {}) })),
       ],
