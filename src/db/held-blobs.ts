@@ -4,16 +4,16 @@ import type { Q } from './common.js';
 import type { HeldBlobRow } from './rows.js';
 
 /** Which of `digests` repository `repositoryId` holds unexpired at `at`, with their sizes. */
-export async function heldIn(q: Q, repositoryId: number, digests: string[], at: string): Promise<Map<string, { size: number }>> {
-  const found = new Map<string, { size: number }>();
+export async function heldIn(q: Q, repositoryId: number, digests: string[], at: string): Promise<Map<string, { size: number; source: HeldBlobRow['source'] }>> {
+  const found = new Map<string, { size: number; source: HeldBlobRow['source'] }>();
   for (let i = 0; i < digests.length; i += 500) {
-    const rows: Array<{ digest: string; size: number | string }> = await q('held_blobs as h')
+    const rows: Array<{ digest: string; size: number | string; source: HeldBlobRow['source'] }> = await q('held_blobs as h')
       .join('blobs as b', 'b.digest', 'h.digest')
       .where('h.repository_id', repositoryId)
       .whereIn('h.digest', digests.slice(i, i + 500))
       .where('h.expires_at', '>', at)
-      .select('h.digest', 'b.size');
-    for (const r of rows) found.set(r.digest, { size: Number(r.size) });
+      .select('h.digest', 'b.size', 'h.source');
+    for (const r of rows) found.set(r.digest, { size: Number(r.size), source: r.source });
   }
   return found;
 }

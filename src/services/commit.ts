@@ -18,7 +18,7 @@ import * as tagsDb from '../db/tags.js';
 import * as versionsDb from '../db/versions.js';
 import { BerthError } from '../errors.js';
 import type { Services } from './deps.js';
-import { holdings } from './ownership.js';
+import { type Holding, holdings } from './ownership.js';
 
 export type VersionKind = Exclude<VersionRow['kind'], 'create'>;
 
@@ -67,6 +67,8 @@ export interface CommitOutcome {
   newVersion: boolean;
   /** the tags that moved or went, as applied */
   tagChanges: TagMove[];
+  /** what the repository held before the change, of the digests the change names */
+  held: ReadonlyMap<string, Holding>;
 }
 
 const defaultMissing = (digests: string[]) =>
@@ -138,7 +140,7 @@ export async function commitVersion(s: Pick<Services, 'db'>, req: CommitRequest)
       const released = toAdd.filter((a) => held.has(a.digest)).map((a) => a.digest);
       if (released.length > 0) await heldDb.releaseBlobs(tx, repo.id, released);
     }
-    const outcome: CommitOutcome = { repository: repo.name, version, newVersion, tagChanges };
+    const outcome: CommitOutcome = { repository: repo.name, version, newVersion, tagChanges, held };
     await req.finish?.(tx, outcome);
     return outcome;
   });

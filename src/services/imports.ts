@@ -31,7 +31,7 @@ export interface ImportReport {
   /** false when the import changed nothing, so no version was made; null until finished */
   new_version: boolean | null;
   manifests: Array<{ digest: string; media_type: string; source: 'upload' | 'repository' }>;
-  blobs: Array<{ digest: string; size: number; source: 'upload' | 'repository' }>;
+  blobs: Array<{ digest: string; size: number; source: 'upload' | 'mount' | 'repository' }>;
   bytes_received: number;
   created_at: string;
   finished_at: string | null;

@@ -7,13 +7,15 @@
 //   3. fails its own running imports whose session has ended without writing the report (the
 //      database was unreachable at that moment): their staging folder is gone on two ticks in a row;
 //   4. removes staging/imports folders whose import is no longer running, once older than the timeout.
-// Upload sessions (staging/uploads) are left to their own expiry.
+//   5. ends upload sessions idle for longer than BERTH_UPLOAD_TTL_SECONDS and removes their files
+//      (staging/uploads survives restarts; only this expiry removes it).
 import os from 'node:os';
 import { now } from '../db/common.js';
 import * as importsDb from '../db/imports.js';
 import * as instancesDb from '../db/instances.js';
 import type { ErrorBody } from '../errors.js';
 import type { Services } from './deps.js';
+import { expireUploads } from './uploads.js';
 
 const INTERRUPTED: ErrorBody = { code: 'INTERRUPTED', message: 'the server stopped before the import finished', details: null };
 const REPORT_LOST: ErrorBody = {
@@ -28,6 +30,7 @@ export interface SweepResult {
   interrupted: number;
   reports_recovered: number;
   staging_removed: number;
+  uploads_expired: number;
 }
 
 export class Instance {
@@ -123,7 +126,9 @@ export class Instance {
     if (recovered > 0) log.warn({ failed_imports: recovered, import_ids: lost }, 'recorded imports that ended while the database was unreachable');
 
     const removed = await this.sweepStaging();
-    return { interrupted, reports_recovered: recovered, staging_removed: removed };
+    const expired = await expireUploads(this.s);
+    if (expired > 0) log.info({ upload_sessions: expired }, 'ended idle upload sessions');
+    return { interrupted, reports_recovered: recovered, staging_removed: removed, uploads_expired: expired };
   }
 
   /** Staging folders of imports that are not running (finished, failed, unknown), older than the timeout. */

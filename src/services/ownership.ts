@@ -17,6 +17,8 @@ export interface Holding {
   size: number;
   /** true when the latest version holds it; false when it is only held for the repository */
   inVersion: boolean;
+  /** how a digest held outside the versions came to be held (undefined when inVersion) */
+  heldAs?: 'upload' | 'mount' | 'import';
 }
 
 type Repo = Pick<RepositoryRow, 'id' | 'latest_version'>;
@@ -32,7 +34,7 @@ export async function holdings(q: Q, repo: Repo, digests: readonly string[]): Pr
   const rest = unique.filter((d) => !found.has(d));
   if (rest.length > 0) {
     for (const [digest, held] of await heldDb.heldIn(q, repo.id, rest, now())) {
-      found.set(digest, { digest, kind: 'blob', mediaType: null, size: held.size, inVersion: false });
+      found.set(digest, { digest, kind: 'blob', mediaType: null, size: held.size, inVersion: false, heldAs: held.source });
     }
   }
   return found;

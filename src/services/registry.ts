@@ -59,7 +59,13 @@ export async function resolveManifest(s: Services, rawName: string, reference: s
   if (isDigestReference(reference)) {
     digest = parseDigest(reference);
   } else {
-    const tag = parseTag(reference);
+    // A reference that cannot be a tag names no manifest: 404, as for any tag the repository lacks.
+    let tag: string;
+    try {
+      tag = parseTag(reference);
+    } catch {
+      throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { name: repo.name, tag: reference.slice(0, 200) });
+    }
     const row = await tagsDb.findTag(s.db, repo.id, repo.latest_version, tag);
     if (!row) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { name: repo.name, tag });
     digest = parseDigest(row.digest);

@@ -6,7 +6,9 @@ export type RegistryRoute =
   | { kind: 'catalog' }
   | { kind: 'manifest'; name: string; reference: string }
   | { kind: 'blob'; name: string; digest: string }
-  | { kind: 'upload'; name: string }
+  | { kind: 'uploads'; name: string }
+  | { kind: 'upload'; name: string; id: string }
+  | { kind: 'referrers'; name: string; digest: string }
   | { kind: 'tags'; name: string };
 
 const ROUTES: Array<[RegExp, (m: string[]) => RegistryRoute]> = [
@@ -14,8 +16,10 @@ const ROUTES: Array<[RegExp, (m: string[]) => RegistryRoute]> = [
   [/^\/v2\/_catalog$/, () => ({ kind: 'catalog' })],
   [/^\/v2\/(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', name: m[0]!, reference: m[1]! })],
   // before blobs/<digest>, so that the push endpoints are never read as a digest named "uploads"
-  [/^\/v2\/(.+)\/blobs\/uploads(?:\/[^/]*)?$/, (m) => ({ kind: 'upload', name: m[0]! })],
+  [/^\/v2\/(.+)\/blobs\/uploads\/?$/, (m) => ({ kind: 'uploads', name: m[0]! })],
+  [/^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, (m) => ({ kind: 'upload', name: m[0]!, id: m[1]! })],
   [/^\/v2\/(.+)\/blobs\/([^/]+)$/, (m) => ({ kind: 'blob', name: m[0]!, digest: m[1]! })],
+  [/^\/v2\/(.+)\/referrers\/([^/]+)$/, (m) => ({ kind: 'referrers', name: m[0]!, digest: m[1]! })],
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[0]! })],
 ];
 

@@ -11,6 +11,7 @@ import { type Authenticator, authenticate, authorize } from '../auth.js';
 import { ociErrors } from './errors.js';
 import { catalog, getBlob, getManifest, listTags } from './handlers.js';
 import { parseRegistryPath, type RegistryRoute } from './paths.js';
+import * as push from './push.js';
 
 type Kind = RegistryRoute['kind'];
 type Handler = (s: Services, ctx: Context, route: RegistryRoute) => Promise<void>;
@@ -24,27 +25,39 @@ export interface RegistryMethod {
 /** Methods Berth serves on each endpoint, so a 405 can say what is allowed. */
 const nameOf = (route: RegistryRoute): string | undefined => ('name' in route ? route.name : undefined);
 
-const pull = (handle: Handler): RegistryMethod => ({ action: 'pull', handle });
-const notYet = (action: Action): RegistryMethod => ({ action });
+type Route<K extends Kind> = Extract<RegistryRoute, { kind: K }>;
+/** A row's handler, typed by the route kind it serves. */
+function on<K extends Kind>(action: Action, handle: (s: Services, ctx: Context, route: Route<K>) => Promise<void>): RegistryMethod {
+  return { action, handle: handle as Handler };
+}
+const notServed = (action: Action): RegistryMethod => ({ action });
 
 export const REGISTRY_ROUTES: Record<Kind, Partial<Record<string, RegistryMethod>>> = {
   base: {
-    GET: pull(async (_s, ctx) => {
+    GET: on('pull', async (_s, ctx) => {
       ctx.body = {};
     }),
   },
-  catalog: { GET: pull((s, ctx) => catalog(s, ctx)) },
+  catalog: { GET: on('pull', (s, ctx) => catalog(s, ctx)) },
   manifest: {
-    GET: pull((s, ctx, r) => getManifest(s, ctx, nameOf(r)!, (r as Extract<RegistryRoute, { kind: 'manifest' }>).reference)),
-    PUT: notYet('push'),
-    DELETE: notYet('delete'),
+    GET: on<'manifest'>('pull', (s, ctx, r) => getManifest(s, ctx, r.name, r.reference)),
+    PUT: on<'manifest'>('push', (s, ctx, r) => push.putManifest(s, ctx, r.name, r.reference)),
+    DELETE: on<'manifest'>('delete', (s, ctx, r) => push.deleteManifest(s, ctx, r.name, r.reference)),
   },
   blob: {
-    GET: pull((s, ctx, r) => getBlob(s, ctx, nameOf(r)!, (r as Extract<RegistryRoute, { kind: 'blob' }>).digest)),
-    DELETE: notYet('delete'),
+    GET: on<'blob'>('pull', (s, ctx, r) => getBlob(s, ctx, r.name, r.digest)),
+    // Blobs leave a repository with the manifests that use them, through orphan cleanup.
+    DELETE: notServed('delete'),
   },
-  upload: { POST: notYet('push'), PATCH: notYet('push'), PUT: notYet('push'), GET: notYet('push'), DELETE: notYet('push') },
-  tags: { GET: pull((s, ctx, r) => listTags(s, ctx, nameOf(r)!)) },
+  uploads: { POST: on<'uploads'>('push', (s, ctx, r) => push.startUpload(s, ctx, r.name)) },
+  upload: {
+    PATCH: on<'upload'>('push', (s, ctx, r) => push.patchUpload(s, ctx, r.name, r.id)),
+    PUT: on<'upload'>('push', (s, ctx, r) => push.finishUpload(s, ctx, r.name, r.id)),
+    GET: on<'upload'>('push', (s, ctx, r) => push.uploadStatus(s, ctx, r.name, r.id)),
+    DELETE: on<'upload'>('push', (s, ctx, r) => push.cancelUpload(s, ctx, r.name, r.id)),
+  },
+  referrers: { GET: on<'referrers'>('pull', (s, ctx, r) => push.referrers(s, ctx, r.name, r.digest)) },
+  tags: { GET: on<'tags'>('pull', (s, ctx, r) => listTags(s, ctx, r.name)) },
 };
 
 /** What serves `method` on a route kind: HEAD is served as GET is (Koa drops the body). */
@@ -66,7 +79,7 @@ function dispatch(s: Services) {
     const entry = methodOf(route.kind, ctx.method);
     if (entry) authorize(ctx, entry.action, nameOf(route));
     if (!entry?.handle) {
-      throw new BerthError('METHOD_NOT_ALLOWED', 'this registry does not serve this method here yet', { method: ctx.method }, { headers: { Allow: allowed(route.kind) } });
+      throw new BerthError('METHOD_NOT_ALLOWED', 'this registry does not serve this method here', { method: ctx.method }, { headers: { Allow: allowed(route.kind) } });
     }
     await entry.handle(s, ctx, route);
   };
