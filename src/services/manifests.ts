@@ -34,7 +34,8 @@ async function readManifestBody(body: Readable): Promise<Buffer> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_MANIFEST_BYTES) {
-      body.destroy();
+      // Read the rest away so the client gets the answer rather than a reset connection.
+      body.resume();
       throw new BerthError('MANIFEST_INVALID', 'manifest is larger than 4 MiB', { limit: MAX_MANIFEST_BYTES });
     }
     chunks.push(chunk);
@@ -64,15 +65,8 @@ function storedMediaType(doc: unknown, parsed: ParsedManifest, contentType: stri
   return header;
 }
 
-const blobsMissing = (digests: string[]) =>
-  new BerthError('MANIFEST_BLOB_UNKNOWN', 'the manifest references blobs or manifests that the repository does not hold', { missing: digests });
-
-/**
- * `PUT /v2/{name}/manifests/{reference}`: checks the body (size, JSON, schema, digest when the
- * reference is one), then commits it as one version holding the manifest, everything it references
- * (each of which the repository must hold already) and, for a tag reference, the tag.
- */
-export async function putManifest(s: Services, rawName: string, reference: string, contentType: string, body: Readable, actor: string): Promise<PushedManifest> {
+/** Reads and checks a manifest PUT's body: size, digest (for a digest reference), JSON, schema, type. */
+async function checkManifest(reference: string, contentType: string, body: Readable) {
   const byDigest = isDigestReference(reference);
   const expected = byDigest ? parseDigest(reference) : undefined;
   const tag: Tag | undefined = byDigest ? undefined : parseTag(reference);
@@ -83,11 +77,59 @@ export async function putManifest(s: Services, rawName: string, reference: strin
   }
   const doc = parseManifestJson(bytes, 'manifest');
   const parsed = parseManifest(doc, 'manifest');
-  const mediaType = storedMediaType(doc, parsed, contentType);
+  return { bytes, digest, parsed, mediaType: storedMediaType(doc, parsed, contentType), tag };
+}
 
+/**
+ * A manifest refused before it reached the commit still gets a failed report when its repository
+ * exists (a refused push never creates one), so admins see what was refused and why.
+ */
+async function recordRejected(s: Services, rawName: string, err: unknown, actor: string, started: number): Promise<void> {
+  if (!(err instanceof BerthError)) return;
+  const repo = await getRepositoryRow(s, rawName).catch(() => undefined);
+  if (!repo) return;
+  const at = now();
+  s.metrics.imports.inc({ status: 'failed', format: 'push', code: err.code });
+  await importsDb.insertImport(s.db, {
+    id: randomUUID(),
+    repository: repo.name,
+    status: 'failed',
+    format: 'push',
+    tag: null,
+    version: null,
+    new_version: null,
+    manifests: '[]',
+    blobs: '[]',
+    bytes_received: 0,
+    created_at: at,
+    finished_at: at,
+    duration_ms: Date.now() - started,
+    error: JSON.stringify(toErrorBody(err)),
+    instance_id: s.instanceId,
+    actor,
+  });
+}
+
+const blobsMissing = (digests: string[]) =>
+  new BerthError('MANIFEST_BLOB_UNKNOWN', 'the manifest references blobs or manifests that the repository does not hold', { missing: digests });
+
+/**
+ * `PUT /v2/{name}/manifests/{reference}`: checks the body (size, JSON, schema, digest when the
+ * reference is one), then commits it as one version holding the manifest, everything it references
+ * (each of which the repository must hold already) and, for a tag reference, the tag.
+ */
+export async function putManifest(s: Services, rawName: string, reference: string, contentType: string, body: Readable, actor: string): Promise<PushedManifest> {
+  const started = Date.now();
+  let checked: { bytes: Buffer; digest: Digest; parsed: ParsedManifest; mediaType: string; tag: Tag | undefined };
+  try {
+    checked = await checkManifest(reference, contentType, body);
+  } catch (err) {
+    await recordRejected(s, rawName, err, actor, started);
+    throw err;
+  }
+  const { bytes, digest, parsed, mediaType, tag } = checked;
   const repo = await pushTarget(s, rawName, actor);
   const id = randomUUID();
-  const started = Date.now();
   const createdAt = now();
   await importsDb.insertImport(s.db, {
     id,
