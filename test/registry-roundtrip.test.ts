@@ -1,51 +1,21 @@
 // Round trips with a real OCI client: import an image, pull it back with skopeo over 127.0.0.1 into a
 // `dir:` and compare every file skopeo writes with what was imported, byte for byte. Without skopeo
 // (Debian package "skopeo") these tests are skipped with a warning; .ci/run installs it and requires them.
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import tar from 'tar-stream';
-import { READERS } from '../src/archive/formats/index.js';
 import { type Entry, hex, makeImage, sha256, tarOf } from './helpers/archives.js';
+import { dirFiles, dockerRef as ref, execFileP, have, sample, sampleDigests, skopeo, tarFiles, withClient } from './helpers/clients.js';
 import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
 
 const test = anyTest as TestFn<{ berth: TestServer }>;
-const execFileP = promisify(execFile);
-
-// BERTH_TEST_SAMPLES_DIR points the sample round trips at another folder of samples (made the same way).
-const SAMPLES = path.resolve(process.env.BERTH_TEST_SAMPLES_DIR ?? 'samples');
-const haveSkopeo = spawnSync('skopeo', ['--version']).status === 0;
-const haveSamples = existsSync(path.join(SAMPLES, 'digests.json'));
-const hasReader = (format: string): boolean => READERS.some((r) => r.format === format);
-
-if (!haveSkopeo) {
-  const message = 'registry round trips need skopeo: install the Debian package "skopeo" (apt-get install skopeo)';
-  if (process.env.BERTH_TEST_REQUIRE_SKOPEO) test('skopeo is installed for the real-client round trips', (t) => t.fail(message));
-  else console.warn(`registry-roundtrip.test.ts: SKIPPED: ${message}`);
-}
-const roundTrip = haveSkopeo ? test : test.skip;
-
-/** The sample, when samples/ holds it and Berth reads its format; otherwise why its round trip is skipped. */
-function sample(file: string, format: string): { file: string } | { skip: string } {
-  if (!haveSamples) return { skip: `${path.join(SAMPLES, 'digests.json')} does not exist yet` };
-  if (!existsSync(path.join(SAMPLES, file))) return { skip: `${path.join(SAMPLES, file)} does not exist` };
-  if (!hasReader(format)) return { skip: `no ${format} reader is registered in src/archive/formats/index.ts` };
-  return { file: path.join(SAMPLES, file) };
-}
-
-async function skopeo(args: string[]): Promise<Buffer> {
-  const { stdout } = await execFileP('skopeo', ['--insecure-policy', ...args], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
-  return stdout;
-}
+const FILE = 'registry-roundtrip.test.ts';
+const roundTrip = withClient(test, FILE, 'skopeo', 'install the Debian package "skopeo"');
+const haveSkopeo = have.skopeo;
 
 const creds = `pull:${ADMIN_TOKEN}`;
-const ref = (berth: TestServer, name: string): string => `docker://127.0.0.1:${berth.server.port}/${name}`;
 
 async function pullToDir(t: ExecutionContext, berth: TestServer, name: string, opts: { all?: boolean } = {}): Promise<string> {
   const out = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-pull-'));
@@ -70,24 +40,6 @@ async function assertDirHolds(t: ExecutionContext, dir: string, expected: Map<st
 }
 
 const asFiles = (entries: Entry[]): Map<string, Buffer> => new Map(entries.map((e) => [e.name, Buffer.from(e.data ?? '')]));
-
-/** The regular files of a tar (optionally under ./ or one top folder), by name without that prefix. */
-async function tarFiles(file: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const extract = tar.extract();
-  extract.on('entry', (header, stream, next) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c) => chunks.push(c as Buffer));
-    stream.on('end', () => {
-      if (header.type === 'file') files.set(header.name.replace(/^\.\//, ''), Buffer.concat(chunks));
-      next();
-    });
-  });
-  await pipeline(Readable.from([await fs.readFile(file)]), extract);
-  const prefixes = new Set([...files.keys()].map((n) => (n.includes('/') ? n.slice(0, n.indexOf('/') + 1) : '')));
-  const [prefix = ''] = prefixes.size === 1 ? prefixes : [''];
-  return new Map([...files].map(([n, b]) => [n.slice(prefix.length), b]));
-}
 
 async function importRaw(t: ExecutionContext, berth: TestServer, name: string, archive: Buffer, tag: string): Promise<{ manifests: Array<{ digest: string }> }> {
   const created = await berth.api('POST', '/api/v1/repositories', { name });
@@ -173,12 +125,6 @@ for (const { file, all, what } of [
   if ('skip' in found) console.warn(`registry-roundtrip.test.ts: ${file} round trip SKIPPED: ${found.skip}`);
 }
 
-/** The files of a skopeo dir: folder, by name. */
-async function dirFiles(dir: string): Promise<Map<string, Buffer>> {
-  const names = await fs.readdir(dir);
-  return new Map(await Promise.all(names.map(async (n): Promise<[string, Buffer]> => [n, await fs.readFile(path.join(dir, n))])));
-}
-
 const dockerSample = sample('docker-archive.tar', 'docker-archive');
 (haveSkopeo && 'file' in dockerSample ? test : test.skip)(
   'an image imported from a docker-archive pulls back exactly as skopeo reads the archive itself',
@@ -202,19 +148,8 @@ const dockerSample = sample('docker-archive.tar', 'docker-archive');
 );
 if ('skip' in dockerSample) console.warn(`registry-roundtrip.test.ts: docker-archive sample round trip SKIPPED: ${dockerSample.skip}`);
 
-/** What samples/digests.json says of a sample: its manifest digest, and its config then layer digests. */
-async function sampleDigests(file: string): Promise<{ manifest_digest: string; blobs: string[] }> {
-  const digests = JSON.parse(await fs.readFile(path.join(SAMPLES, 'digests.json'), 'utf8')) as Array<{ file: string; manifest_digest: string; blobs: string[] }>;
-  return digests.find((d) => d.file === file)!;
-}
-
-const havePodman = spawnSync('podman', ['--version']).status === 0;
-if (!havePodman) {
-  const message = 'the podman pull round trip needs podman: install the Debian package "podman"';
-  if (process.env.BERTH_TEST_REQUIRE_SKOPEO) test('podman is installed for the real-client round trips', (t) => t.fail(message));
-  else console.warn(`registry-roundtrip.test.ts: SKIPPED: ${message}`);
-}
-(havePodman && 'file' in dockerSample ? test : test.skip)('podman pulls the image imported from the real docker-archive and stores its config and layers', async (t) => {
+const podmanTest = withClient(test, FILE, 'podman', 'install the Debian package "podman"');
+('file' in dockerSample ? podmanTest : test.skip)('podman pulls the image imported from the real docker-archive and stores its config and layers', async (t) => {
   if (!('file' in dockerSample)) return;
   const { berth } = t.context;
   const expected = await sampleDigests('docker-archive.tar');
@@ -231,9 +166,8 @@ if (!havePodman) {
 });
 
 // docker pull: runs where a Docker daemon answers (.ci/run starts one when dockerd is installed).
-const haveDocker = spawnSync('docker', ['info'], { timeout: 10_000 }).status === 0;
-if (!haveDocker) console.warn('registry-roundtrip.test.ts: docker pull round trip SKIPPED: no Docker daemon answers `docker info`');
-(haveDocker && 'file' in dockerSample ? test : test.skip)('docker pulls the image imported from the real docker-archive with its digest, config and layers', async (t) => {
+const dockerTest = withClient(test, FILE, 'docker', 'install the Debian package "docker.io" and start dockerd (see .ci/run), with DOCKER_HOST set to its socket');
+('file' in dockerSample ? dockerTest : test.skip)('docker pulls the image imported from the real docker-archive with its digest, config and layers', async (t) => {
   if (!('file' in dockerSample)) return;
   const { berth } = t.context;
   const expected = await sampleDigests('docker-archive.tar');
