@@ -110,6 +110,13 @@ export class BerthProcess {
     if (res.status !== 201) throw new Error(`creating ${name}: ${res.status} ${await res.text()}`);
   }
 
+  /** The repository's latest version number. */
+  async latestVersion(name: string): Promise<number> {
+    const res = await fetch(`${this.url}/api/v1/repositories/${name}`, { headers: this.headers() });
+    if (res.status !== 200) throw new Error(`reading ${name}: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { latest_version: number }).latest_version;
+  }
+
   /** One HTTP round trip that touches nothing: the floor under any request's latency. */
   async health(): Promise<number> {
     const started = performance.now();

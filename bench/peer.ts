@@ -1,5 +1,5 @@
 // The peer: the reference distribution registry (Debian's docker-registry) on 127.0.0.1, pushed to
-// by skopeo from the same image's dir: folder. Every push is a first push: the registry starts on an
+// and pulled from by skopeo, from and into a dir: folder. Every push is a first push: the registry starts on an
 // empty storage folder and skopeo's blob-info cache is removed, so nothing is known to exist.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -22,6 +22,26 @@ function blobInfoCaches(): string[] {
   const dirs = [path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local/share'), 'containers/cache')];
   if (process.getuid?.() === 0) dirs.push('/var/lib/containers/cache');
   return dirs.flatMap((d) => ['blob-info-cache-v1.boltdb', 'blob-info-cache-v1.sqlite'].map((f) => path.join(d, f)));
+}
+
+/**
+ * A first push of a skopeo dir folder to `reference` (host:port/name:tag) with `skopeo copy`, as a
+ * pipeline would push it to any registry; skopeo's blob-info cache is removed first, so it HEADs and
+ * uploads every blob. Returns milliseconds.
+ */
+export async function skopeoPush(imageDir: string, reference: string, creds?: string): Promise<number> {
+  await Promise.all(blobInfoCaches().map((f) => fs.rm(f, { force: true })));
+  const auth = creds ? ['--dest-creds', creds] : [];
+  const { ms } = await timedCommand('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...auth, `dir:${imageDir}`, `docker://${reference}`]);
+  return ms;
+}
+
+/** A pull of `reference` into a new dir: folder `dest` with `skopeo copy` (every blob verified); milliseconds. */
+export async function skopeoPull(reference: string, dest: string, creds?: string): Promise<number> {
+  await fs.rm(dest, { recursive: true, force: true });
+  const auth = creds ? ['--src-creds', creds] : [];
+  const { ms } = await timedCommand('skopeo', ['copy', '--quiet', '--src-tls-verify=false', ...auth, `docker://${reference}`, `dir:${dest}`]);
+  return ms;
 }
 
 export class PeerRegistry {
@@ -61,20 +81,18 @@ export class PeerRegistry {
 
   /** A first push of the skopeo dir folder as bench/app:v1; returns milliseconds. */
   async push(imageDir: string): Promise<number> {
-    await Promise.all(blobInfoCaches().map((f) => fs.rm(f, { force: true })));
-    const { ms } = await timedCommand('skopeo', [
-      'copy',
-      '--quiet',
-      '--dest-tls-verify=false',
-      `dir:${imageDir}`,
-      `docker://127.0.0.1:${this.port}/bench/app:v1`,
-    ]);
+    const ms = await skopeoPush(imageDir, `127.0.0.1:${this.port}/bench/app:v1`);
     const check = await fetch(`http://127.0.0.1:${this.port}/v2/bench/app/manifests/v1`, {
       method: 'HEAD',
       headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
     });
     if (check.status !== 200) throw new Error(`the pushed manifest is not in the registry (${check.status})`);
     return ms;
+  }
+
+  /** A pull of bench/app:v1 into a new dir: folder; returns milliseconds. */
+  async pull(dest: string): Promise<number> {
+    return skopeoPull(`127.0.0.1:${this.port}/bench/app:v1`, dest);
   }
 
   memory(): { rss: number; hwm: number } {

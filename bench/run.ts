@@ -11,7 +11,7 @@ import { BerthProcess, expectImported, startCommand } from './berth.js';
 import { durableWrite, sameFilesystem, sha256Of } from './floor.js';
 import { generateImage, type BenchImage } from './image.js';
 import { type BenchOptions, machine, parseOptions } from './options.js';
-import { PeerRegistry, peerAvailable } from './peer.js';
+import { PeerRegistry, peerAvailable, skopeoPull, skopeoPush } from './peer.js';
 import { RssSampler, settle, syncDisks } from './processes.js';
 import { median, mib, MiB, ms, percentile, rate, type Row, table } from './report.js';
 
@@ -30,6 +30,14 @@ interface ImportRun {
   sampledRss: number;
   /** VmHWM of the same process before the import */
   idleRss: number;
+}
+
+/** One registry's first push of the image with skopeo, then a pull of it into a new folder. */
+interface PushPull {
+  push: number;
+  pull: number;
+  /** the registry's peak RSS (VmHWM) after both */
+  peakRss: number;
 }
 
 interface Latencies {
@@ -124,16 +132,40 @@ class Bench {
     }
   }
 
-  async peerPush(image: BenchImage): Promise<{ ms: number; peakRss: number }> {
+  async peerPushPull(image: BenchImage): Promise<PushPull> {
     const registry = await PeerRegistry.start(path.join(this.root, 'peer'));
+    const pulled = path.join(this.root, 'pulled');
     try {
       await settle(this.opts.settleSeconds);
-      const pushed = await registry.push(image.dir);
-      return { ms: pushed, peakRss: registry.memory().hwm };
+      const push = await registry.push(image.dir);
+      await settle(this.opts.settleSeconds);
+      const pull = await registry.pull(pulled);
+      return { push, pull, peakRss: registry.memory().hwm };
     } finally {
       await registry.stop();
       await fs.rm(path.join(this.root, 'peer'), { recursive: true, force: true });
+      await fs.rm(pulled, { recursive: true, force: true });
       syncDisks();
+    }
+  }
+
+  /** The same through Berth's /v2: skopeo pushes into a fresh Berth (create-on-push), then pulls it back. */
+  async berthPushPull(image: BenchImage): Promise<PushPull> {
+    const berth = await this.berth();
+    const pulled = path.join(this.root, 'pulled');
+    const reference = `${berth.url.replace(/^http:\/\//, '')}/${REPOSITORY}:v1`;
+    const creds = `bench:${berth.token}`;
+    try {
+      await settle(this.opts.settleSeconds);
+      const push = await skopeoPush(image.dir, reference, creds);
+      const latest = await berth.latestVersion(REPOSITORY);
+      if (latest !== 1) throw new Error(`the push made no version (latest ${latest})`);
+      await settle(this.opts.settleSeconds);
+      const pull = await skopeoPull(reference, pulled, creds);
+      return { push, pull, peakRss: berth.memory().hwm };
+    } finally {
+      await fs.rm(pulled, { recursive: true, force: true });
+      await this.retire(berth);
     }
   }
 }
@@ -179,7 +211,8 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
   const multipart: ImportRun[] = [];
   const raw: ImportRun[] = [];
   const smallRuns: ImportRun[] = [];
-  const pushes: Array<{ ms: number; peakRss: number }> = [];
+  const pushes: PushPull[] = [];
+  const berthPushes: PushPull[] = [];
   const latencies: Latencies = { reimport: [], health: [] };
   // Rounds interleave the contestants, so that a slow spell of a shared machine hits all of them.
   for (let round = 1; round <= opts.rounds; round++) {
@@ -195,19 +228,23 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
     log(`round ${round}/${opts.rounds}: berth, ${opts.smallSizeMiB} MiB, curl -F`);
     smallRuns.push(await bench.importOnce(small, 'multipart'));
     if (peer.ok) {
-      log(`round ${round}/${opts.rounds}: reference registry push`);
-      pushes.push(await bench.peerPush(big));
+      log(`round ${round}/${opts.rounds}: reference registry push and pull`);
+      pushes.push(await bench.peerPushPull(big));
+      log(`round ${round}/${opts.rounds}: berth push and pull (skopeo, /v2)`);
+      berthPushes.push(await bench.berthPushPull(big));
     }
     log(
       `round ${round}: floor ${ms(floor.at(-1)!)}, sha256 ${ms(sha.at(-1)!)}, -F ${ms(multipart.at(-1)!.ms)}, raw ${ms(raw.at(-1)!.ms)}` +
-        (peer.ok ? `, peer ${ms(pushes.at(-1)!.ms)}` : ''),
+        (peer.ok
+          ? `, peer push ${ms(pushes.at(-1)!.push)} pull ${ms(pushes.at(-1)!.pull)}, berth push ${ms(berthPushes.at(-1)!.push)} pull ${ms(berthPushes.at(-1)!.pull)}`
+          : ''),
     );
   }
   log('small imports, concurrency 1 and 8');
   const c1 = await bench.smallImports(1);
   const c8 = await bench.smallImports(8);
 
-  const rows = figures({ opts, big, floor, sha, multipart, raw, smallRuns, pushes, latencies, c1, c8 });
+  const rows = figures({ opts, big, floor, sha, multipart, raw, smallRuns, pushes, berthPushes, latencies, c1, c8 });
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   process.stdout.write(
     [
@@ -222,7 +259,7 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
     ].join('\n'),
   );
   if (opts.json) {
-    const data = { command, machine: machine(), options: opts, floor, sha, multipart, raw, smallRuns, pushes, latencies, c1, c8, rows };
+    const data = { command, machine: machine(), options: opts, floor, sha, multipart, raw, smallRuns, pushes, berthPushes, latencies, c1, c8, rows };
     await fs.writeFile(opts.json, `${JSON.stringify(data, null, 2)}\n`);
   }
 }
@@ -241,7 +278,10 @@ interface Figures {
   multipart: ImportRun[];
   raw: ImportRun[];
   smallRuns: ImportRun[];
-  pushes: Array<{ ms: number; peakRss: number }>;
+  /** the reference registry's push and pull */
+  pushes: PushPull[];
+  /** Berth's push and pull through /v2 */
+  berthPushes: PushPull[];
   latencies: Latencies;
   c1: { latencies: number[]; perSecond: number };
   c8: { latencies: number[]; perSecond: number };
@@ -265,7 +305,7 @@ function figures(f: Figures): Row[] {
     { figure: `sha256 of the same bytes`, value: `${ms(sha)} (${rate(bytes, sha)})`, baseline: `write+fsync ${ms(floor)}`, ratio: sha / floor },
   ];
   if (f.pushes.length > 0) {
-    const push = median(f.pushes.map((p) => p.ms));
+    const push = median(f.pushes.map((p) => p.push));
     rows.push(
       { figure: `import ${size}, curl -F vs registry`, value: ms(mp), baseline: `skopeo push ${ms(push)}`, ratio: mp / push, target: '≤ 0.55×', met: mp / push <= 0.55 },
       { figure: `import ${size}, raw body vs registry`, value: ms(raw), baseline: `skopeo push ${ms(push)}`, ratio: raw / push, target: '≤ 0.55×', met: raw / push <= 0.55 },
@@ -288,7 +328,17 @@ function figures(f: Figures): Row[] {
   );
   if (f.pushes.length > 0) {
     const peerRss = Math.max(...f.pushes.map((p) => p.peakRss));
-    rows.push({ figure: `peak RSS, registry during the push`, value: mib(peerRss), baseline: `Berth -F: ${mib(peakMp)}`, ratio: peerRss / peakMp });
+    rows.push({ figure: `peak RSS, registry during push and pull`, value: mib(peerRss), baseline: `Berth -F: ${mib(peakMp)}`, ratio: peerRss / peakMp });
+    const peerPush = median(f.pushes.map((p) => p.push));
+    const peerPull = median(f.pushes.map((p) => p.pull));
+    const berthPush = median(f.berthPushes.map((p) => p.push));
+    const berthPull = median(f.berthPushes.map((p) => p.pull));
+    const berthRss = Math.max(...f.berthPushes.map((p) => p.peakRss));
+    rows.push(
+      { figure: `skopeo push ${size} into Berth`, value: `${ms(berthPush)} (${rate(bytes, berthPush)})`, baseline: `registry ${ms(peerPush)}`, ratio: berthPush / peerPush, target: '≤ 0.8×', met: berthPush / peerPush <= 0.8 },
+      { figure: `skopeo pull ${size} from Berth`, value: `${ms(berthPull)} (${rate(bytes, berthPull)})`, baseline: `registry ${ms(peerPull)}`, ratio: berthPull / peerPull, target: '≤ 0.9×', met: berthPull / peerPull <= 0.9 },
+      { figure: `peak RSS, Berth during push and pull`, value: mib(berthRss), baseline: `registry ${mib(peerRss)}`, ratio: berthRss / peerRss, target: '≤ 100 MiB', met: berthRss <= 100 * MiB },
+    );
   }
   const re = f.latencies.reimport;
   rows.push(
