@@ -1,4 +1,4 @@
-// Push with real clients: skopeo (from a dir: folder, an oci-archive with --all, a docker-archive),
+// Push with real clients: skopeo (from a dir: folder, a multi-arch OCI layout with --all, a docker-archive),
 // podman, buildah and docker push into Berth over 127.0.0.1; each push is one repository version of
 // kind `push` with a push report, and what the client pushed pulls back byte for byte. Pushing the
 // same image again makes no version. Clients that are not installed are skipped with a warning,
@@ -95,14 +95,18 @@ skopeoTest('skopeo copy dir: → docker:// makes one push version; pulled back b
   t.true((await inspectRaw(berth, 'push/skopeo:v2')).equals(manifest));
 });
 
-skopeoTest('skopeo copy --all of a multi-arch oci-archive: index, platform manifests and blobs, pulled back with --all', async (t) => {
+skopeoTest('skopeo copy --all of a multi-arch OCI layout (oci:): index, platform manifests and blobs, pulled back with --all', async (t) => {
   const { berth } = t.context;
   const found = sample('oci-archive-multiarch.tar', 'oci-layout');
   if (!('file' in found)) return t.fail(found.skip);
-  const direct = path.join(await tempDir(t, 'berth-direct-'), 'image');
+  const work = await tempDir(t, 'berth-direct-');
+  const direct = path.join(work, 'image');
   await skopeo(['copy', '--all', `oci-archive:${found.file}:v2`, `dir:${direct}`]);
   const expected = await dirFiles(direct);
-  await skopeo(['copy', '--all', '--dest-tls-verify=false', '--dest-creds', creds, `oci-archive:${found.file}:v2`, dockerRef(berth, 'push/multi:v2')]);
+  // the sample's layout as a folder, pushed from the oci: transport
+  const layout = path.join(work, 'layout');
+  await skopeo(['copy', '--all', `oci-archive:${found.file}:v2`, `oci:${layout}:v2`]);
+  await skopeo(['copy', '--all', '--dest-tls-verify=false', '--dest-creds', creds, `oci:${layout}:v2`, dockerRef(berth, 'push/multi:v2')]);
   const index = expected.get('manifest.json')!;
   await assertPushVersion(t, berth, 'push/multi', 'v2', sha256(index));
   t.true((await inspectRaw(berth, 'push/multi:v2')).equals(index));
