@@ -162,7 +162,8 @@ export class BlobStore {
 
   /** A read stream over a stored blob, optionally a byte range (inclusive end). */
   createReadStream(digest: Digest, range?: { start: number; end: number }): ReadStream {
-    return createReadStream(this.blobPath(digest), range ? { start: range.start, end: range.end } : {});
+    // 1 MiB reads: at the default 64 KiB a 1 GiB blob costs 16,384 reads and socket writes
+    return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   /** Removes a stored blob; a blob already gone is fine. Returns the bytes freed. */
