@@ -4,7 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApp } from './app.js';
@@ -165,13 +165,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
     const token = await adminToken(config, log);
     const app = createApp({ ...services, adminToken: token });
-    const server: Server = app.listen(config.port, config.host);
+    // Expired headers and requests are looked for every second (Node's default: every 30 s).
+    const server: Server = http.createServer({ connectionsCheckingInterval: 1000 }, app.callback());
+    server.listen(config.port, config.host);
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);
     });
-    // Uploads can be long; Node's default request timeout (5 min) would cut multi-GiB imports.
-    server.requestTimeout = 0;
+    // Headers must come quickly (a client sending them a byte at a time holds nothing for long); a
+    // whole request may take BERTH_REQUEST_TIMEOUT_SECONDS (multi-GiB uploads are long), and an upload
+    // that stops sending fails sooner, after BERTH_UPLOAD_IDLE_SECONDS (http/request-body.ts).
+    server.headersTimeout = config.headersTimeoutSeconds * 1000;
+    server.requestTimeout = config.requestTimeoutSeconds * 1000;
     const { port } = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     log.info(

@@ -105,7 +105,9 @@ export async function importArchive(s: Services, rawName: string, body: ImportBo
     });
     return await session.complete();
   } catch (err) {
-    const aborted = body.aborted() || isClientAbort(err);
+    // A client that stopped sending (CLIENT_TIMEOUT) is still there to read its answer.
+    const timedOut = err instanceof BerthError && err.code === 'CLIENT_TIMEOUT';
+    const aborted = !timedOut && (body.aborted() || isClientAbort(err));
     const report = await session.fail(err, aborted);
     if (aborted) throw Object.assign(new Error('client aborted the upload'), { code: 'ECONNABORTED' });
     if (!(err instanceof BerthError)) s.log.error({ err, import_id: session.id }, 'import failed with an internal error');
@@ -179,6 +181,8 @@ class ImportSession {
     }
     this.listing = await readArchive(source, this.staging, {
       maxBytes: this.s.config.maxUploadBytes,
+      maxRatio: this.s.config.maxDecompressionRatio,
+      ratioFloor: this.s.config.decompressionRatioFloorBytes,
       onBytes: (n) => {
         this.bytesReceived += n;
       },
