@@ -149,7 +149,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   let db: Db | undefined;
   let instance: Instance | undefined;
   try {
-    const blobs = await BlobStore.open(config.dataDir);
+    const blobs = await BlobStore.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
     db = connect({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'berth.db'), log });
     await migrateLatest(db);
     const services: Services = { config, db, blobs, log, metrics: createMetrics(), instanceId: randomUUID() };

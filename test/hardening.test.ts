@@ -199,7 +199,8 @@ test('50 idle uploads do not slow /healthz or a pull for others', async (t) => {
     t.true(Math.max(...times.health) < 1000, `healthz took ${times.health.join(', ')} ms`);
     t.true(Math.max(...times.pull) < 1000, `pulls took ${times.pull.join(', ')} ms`);
     for (const c of clients) c.close();
-    await new Promise((r) => setTimeout(r, 500));
+    const deadline = Date.now() + 10_000;
+    while ((await runningImports(berth)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     t.is(await runningImports(berth), 0);
     t.deepEqual(await berth.stagingEntries(), []);
   } finally {

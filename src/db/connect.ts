@@ -93,6 +93,29 @@ class PgClient extends KnexPgClient {
   }
 }
 
+const KnexSqliteClient = require('knex/lib/dialects/sqlite3/index.js') as typeof Knex.Client;
+
+/**
+ * knex's SQLite client. SQLite rolls a transaction back by itself when a statement fails with
+ * SQLITE_FULL (or an I/O error); knex's own ROLLBACK then fails with "no transaction is active" and
+ * that error would replace the cause (a full disk answered as a 500). Such a ROLLBACK counts as done.
+ */
+class SqliteClient extends KnexSqliteClient {
+  constructor(config: Knex.Config) {
+    super({ ...config, client: 'sqlite3' });
+  }
+
+  override async query(connection: unknown, obj: unknown): Promise<unknown> {
+    try {
+      return await super.query(connection, obj);
+    } catch (err) {
+      const sql = typeof obj === 'string' ? obj : (obj as { sql?: unknown } | null)?.sql;
+      if (typeof sql === 'string' && /^ROLLBACK\b/i.test(sql) && /no transaction is active/.test((err as Error).message)) return undefined;
+      throw err;
+    }
+  }
+}
+
 function knexLog(log: Logger | undefined): Knex.Config['log'] {
   if (!log) return undefined;
   return {
@@ -114,7 +137,7 @@ export function connect(options: DbOptions): Db {
     });
   }
   return knexFactory({
-    client: 'sqlite3',
+    client: SqliteClient,
     connection: { filename: options.sqliteFile },
     useNullAsDefault: true,
     log: knexLog(options.log),
@@ -128,7 +151,7 @@ export function connect(options: DbOptions): Db {
           if (e1) return done(e1, conn);
           conn.run('PRAGMA foreign_keys = ON', (e2) => {
             if (e2) return done(e2, conn);
-            conn.run('PRAGMA busy_timeout = 10000', (e3) => done(e3, conn));
+            conn.run('PRAGMA busy_timeout = 5000', (e3) => done(e3, conn));
           });
         });
       },
