@@ -229,7 +229,7 @@ test('/v2/_catalog, GET /api/v1/repositories and the report list show only what 
 
 test('an expired token authenticates nothing', async (t) => {
   const { berth } = t.context;
-  const expires = new Date(Date.now() + 1500).toISOString();
+  const expires = new Date(Date.now() + 6000).toISOString();
   const { secret } = await berth.token('short-lived', [{ repositories: '*', actions: ['pull'] }], expires);
   const listed = (await berth.api('GET', '/api/v1/tokens')).body.tokens.find((x: { name: string }) => x.name === 'short-lived');
   t.is(listed.expires_at, expires);
