@@ -89,6 +89,8 @@ function borrow(req: Context['req']): { body: Readable; fail(err: Error): void }
   req.on('close', onClose);
   body.on('drain', onDrain);
   body.once('close', detach);
+  // Its failure reaches whoever reads it (pipeline sees the errored state); unread, it is no crash.
+  body.on('error', () => undefined);
   if (req.complete && req.readableEnded) body.end();
   return { body, fail: (err) => body.destroy(err) };
 }
