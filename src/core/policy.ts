@@ -61,3 +61,22 @@ export function decide(p: Principal, action: Action, repository?: string): 'allo
   if (repository !== undefined && !may(p, 'pull', repository)) return 'hide';
   return 'deny';
 }
+
+/**
+ * What `p` may pull, as the patterns of `may(p, 'pull', …)`: every repository, or the exact names
+ * and the prefixes (each ending in '/') it names. Listings filter by this in the database, so that a
+ * page of results is a page of what the principal may see.
+ */
+export type PullScope = { all: true } | { all: false; names: string[]; prefixes: string[] };
+
+export function pullScope(p: Principal): PullScope {
+  const names: string[] = [];
+  const prefixes: string[] = [];
+  for (const s of p.scopes) {
+    if (!s.actions.some((granted) => INCLUDES[granted].includes('pull'))) continue;
+    if (s.repositories === '*') return { all: true };
+    if (s.repositories.endsWith('/*')) prefixes.push(s.repositories.slice(0, -1));
+    else names.push(s.repositories);
+  }
+  return { all: false, names, prefixes };
+}

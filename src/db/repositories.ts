@@ -1,7 +1,8 @@
 // Repositories: one row per repository, with the number of its latest version.
 import type { Knex } from 'knex';
 import { isPostgres } from './connect.js';
-import { type Q, now, byteOrder } from './common.js';
+import type { PullScope } from '../core/policy.js';
+import { type Q, byteOrder, inScope } from './common.js';
 import type { RepositoryRow } from './rows.js';
 
 export async function findRepository(q: Q, name: string): Promise<RepositoryRow | undefined> {
@@ -15,9 +16,10 @@ export async function lockRepository(tx: Knex.Transaction, id: number): Promise<
   return query;
 }
 
-export async function listRepositories(q: Q, opts: { limit: number; after?: string }): Promise<RepositoryRow[]> {
+export async function listRepositories(q: Q, opts: { limit: number; after?: string; scope?: PullScope }): Promise<RepositoryRow[]> {
   const query = q<RepositoryRow>('repositories').orderBy('name').limit(opts.limit);
   if (opts.after !== undefined) query.where('name', '>', opts.after);
+  if (opts.scope !== undefined) inScope(query, 'name', opts.scope);
   return query;
 }
 

@@ -21,7 +21,7 @@ const SCHEMAS = {
   NewRepository: obj({ name: { type: 'string', maxLength: 255, description: 'OCI repository name; no path component may be an API word (tags, versions, imports, …)' } }),
   Repository: obj({ name: str, latest_version: int, created_at: str, updated_at: str }),
   RepositoryList: obj({ repositories: arrayOf(ref('Repository')) }),
-  VersionSummary: obj({ number: int, kind: { type: 'string', enum: ['create', 'import', 'push', 'tag', 'untag', 'delete'] }, import_id: nullable(str), created_at: str }),
+  VersionSummary: obj({ number: int, kind: { type: 'string', enum: ['create', 'import', 'push', 'tag', 'untag', 'delete'] }, import_id: nullable(str), actor: nullable(str), created_at: str }),
   VersionList: obj({ versions: arrayOf(ref('VersionSummary')) }),
   Version: {
     allOf: [
@@ -54,6 +54,7 @@ const SCHEMAS = {
     finished_at: nullable(str),
     duration_ms: nullable(int),
     error: nullable(obj({ code: str, message: str, details: nullable({ type: 'object' }) })),
+    actor: nullable(str),
   }),
   ImportList: obj({ imports: arrayOf(ref('ImportReport')) }),
   CleanupResult: obj({ removed_blobs: int, removed_files: int, freed_bytes: int, duration_ms: int }),
