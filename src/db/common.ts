@@ -2,7 +2,7 @@
 // sorting. Each query function takes the knex handle or transaction it runs in, so a service owns the
 // transaction and a change writes exactly one version.
 import type { Knex } from 'knex';
-import type { PullScope } from '../core/policy.js';
+import type { NameFilter } from '../core/policy.js';
 import { isPostgres } from './connect.js';
 
 export type Q = Knex | Knex.Transaction;
@@ -22,16 +22,12 @@ export function byteOrder(q: Q, column: string): Knex.Raw {
   return isPostgres(q) ? q.raw('?? COLLATE "C"', [column]) : q.raw('??', [column]);
 }
 
-/**
- * Keeps the rows whose repository name (`column`) is within `scope` (see core/policy.ts pullScope):
- * an exact name, or a name below a prefix; nothing at all when the scope names nothing.
- */
-export function inScope(query: Knex.QueryBuilder, column: string, scope: PullScope): Knex.QueryBuilder {
-  if (scope.all) return query;
-  const { names, prefixes } = scope;
-  if (names.length === 0 && prefixes.length === 0) return query.whereRaw('1 = 0');
+/** Only rows whose `column` (a repository name) passes `filter`: all, or exact names and prefixes. */
+export function whereNames<Q extends Knex.QueryBuilder>(query: Q, column: string, filter: NameFilter): Q {
+  if (filter.all) return query;
   return query.where((w) => {
-    if (names.length > 0) w.orWhereIn(column, names);
-    for (const prefix of prefixes) w.orWhereRaw('substr(??, 1, ?) = ?', [column, prefix.length, prefix]);
-  });
+    w.whereRaw('1 = 0');
+    if (filter.exact.length > 0) w.orWhereIn(column, filter.exact);
+    for (const prefix of filter.prefixes) w.orWhereRaw('substr(??, 1, ?) = ?', [column, prefix.length, prefix]);
+  }) as Q;
 }

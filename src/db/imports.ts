@@ -1,7 +1,7 @@
 // Import (and push) reports: one row per upload, from running to completed or failed.
 import type { Knex } from 'knex';
-import type { PullScope } from '../core/policy.js';
-import { type Q, inScope, now } from './common.js';
+import type { NameFilter } from '../core/policy.js';
+import { type Q, now, whereNames } from './common.js';
 import type { ImportRow } from './rows.js';
 
 export async function insertImport(q: Q, row: ImportRow): Promise<void> {
@@ -23,8 +23,8 @@ export async function findImport(q: Q, id: string): Promise<ImportRow | undefine
 
 /** Which reports a listing takes; every field narrows it. Times are ISO-8601 UTC strings. */
 export interface ImportFilter {
-  /** the repositories the caller may pull (absent: all) */
-  scope?: PullScope;
+  /** the repositories the caller may pull (core/policy.ts pullable) */
+  visible: NameFilter;
   repository?: string;
   status?: string;
   format?: string;
@@ -36,8 +36,7 @@ export interface ImportFilter {
 }
 
 function filtered(q: Q, f: ImportFilter): Knex.QueryBuilder {
-  const query = q('imports');
-  if (f.scope !== undefined) inScope(query, 'repository', f.scope);
+  const query = whereNames(q('imports'), 'repository', f.visible);
   if (f.repository !== undefined) query.where('repository', f.repository);
   if (f.status !== undefined) query.where('status', f.status);
   if (f.format !== undefined) query.where('format', f.format);

@@ -67,6 +67,11 @@ export async function getImport(s: Services, id: string): Promise<ImportReport> 
   return reportFromRow(row);
 }
 
+/** The repository an import or push report belongs to (what a request for the report is authorized on). */
+export async function importRepository(s: Services, id: string): Promise<string> {
+  return (await getImport(s, id)).repository;
+}
+
 const STATUSES = ['running', 'completed', 'failed'];
 
 function checkFilter(f: importsDb.ImportFilter): void {
@@ -350,7 +355,7 @@ class ImportSession {
       // The database is out of reach: answer with the report as this process knows it; the
       // instance sweep records it once the database is back.
       if (!this.failure) throw readErr;
-      return reportFromRow({ id: this.id, repository: this.repository.name, version: null, new_version: null, manifests: '[]', blobs: '[]', created_at: this.createdAt, instance_id: this.s.instanceId, ...this.failure });
+      return reportFromRow({ id: this.id, repository: this.repository.name, version: null, new_version: null, manifests: '[]', blobs: '[]', created_at: this.createdAt, instance_id: this.s.instanceId, actor: this.actor, ...this.failure });
     }
   }
 }

@@ -1,6 +1,6 @@
 // Repositories, their versions and their tags. Each change is one transaction and one new version.
 import { type Digest, parseDigest } from '../core/digest.js';
-import type { PullScope } from '../core/policy.js';
+import type { NameFilter } from '../core/policy.js';
 import { parseNewRepositoryName, parseRepositoryName, parseTag } from '../core/names.js';
 import { now } from '../db/common.js';
 import * as reposDb from '../db/repositories.js';
@@ -47,7 +47,8 @@ export async function createRepository(s: Services, rawName: unknown, actor: str
   });
 }
 
-export async function listRepositories(s: Services, opts: { limit: number; after?: string; scope?: PullScope }): Promise<RepositoryView[]> {
+/** Repositories by name, of those `opts.visible` lets through (what the caller may pull). */
+export async function listRepositories(s: Services, opts: { limit: number; after?: string; visible: NameFilter }): Promise<RepositoryView[]> {
   return (await reposDb.listRepositories(s.db, opts)).map(repositoryView);
 }
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import compose from 'koa-compose';
-import { type Action, may, type Principal, pullScope } from '../../core/policy.js';
+import { type Action, may, type Principal, pullable } from '../../core/policy.js';
 import { BerthError, ERRORS, toErrorBody } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Services } from '../../services/deps.js';
@@ -78,7 +78,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
       params: [],
       action: 'pull',
       handle: async (ctx, _p, session) => {
-        const scope = pullScope(session.principal);
+        const visible = pullable(session.principal);
         const filter = {
           repository: queryString(ctx, 'repository'),
           status: queryString(ctx, 'status'),
@@ -95,7 +95,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
           ...defined,
           ...(since !== undefined ? { since } : {}),
           ...(before !== undefined ? { before } : {}),
-          scope,
+          visible,
           limit: PAGE + 1,
           offset: (pageNo - 1) * PAGE,
         });
@@ -108,7 +108,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
         }
         const perDay = await importsPerDay(s, {
           ...defined,
-          scope,
+          visible,
           since: `${firstDay}T00:00:00.000Z`,
           before: `${dayOf(Date.parse(`${lastDay}T00:00:00Z`) + DAY_MS)}T00:00:00.000Z`,
         });
@@ -150,7 +150,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
       action: 'pull',
       handle: async (ctx, _p, session) => {
         const after = queryString(ctx, 'after');
-        const rows = await repos.listRepositories(s, { limit: PAGE + 1, scope: pullScope(session.principal), ...(after !== undefined ? { after } : {}) });
+        const rows = await repos.listRepositories(s, { limit: PAGE + 1, visible: pullable(session.principal), ...(after !== undefined ? { after } : {}) });
         const list = rows.slice(0, PAGE);
         page(ctx, 'repositories', session, {
           title: 'Repositories',
