@@ -357,6 +357,62 @@ test.serial('unknown things are 404 pages; the report of an unknown id says IMPO
   await context.close();
 });
 
+test.serial('tokens: an admin makes one (secret shown once) and revokes it; a scoped token sees only what it may pull', async (t) => {
+  const admin = await newPage();
+  await signIn(admin.page);
+  await admin.page.getByRole('link', { name: 'Tokens' }).click();
+  await admin.page.waitForURL(`${berth.url}/ui/tokens`);
+  await admin.page.getByLabel('Name').fill('bad-scope');
+  await admin.page.getByLabel('Scopes').fill('team/* fly');
+  await admin.page.getByRole('button', { name: 'Make token' }).click();
+  await admin.page.waitForLoadState();
+  t.regex(await admin.page.getByRole('alert').innerText(), /BODY_INVALID .*unknown action/);
+  t.is(await admin.page.getByLabel('Scopes').inputValue(), 'team/* fly', 'the form keeps what was typed');
+  await admin.page.getByLabel('Name').fill('viewer');
+  await admin.page.getByLabel('Scopes').fill(`${other} pull`);
+  await admin.page.getByRole('button', { name: 'Make token' }).click();
+  await admin.page.waitForLoadState();
+  const secret = await admin.page.locator('#secret').innerText();
+  t.regex(secret, /^berth_[A-Za-z0-9_-]{43}$/);
+  t.is(new URL(admin.page.url()).pathname, '/ui/tokens');
+  await shot(admin.page, 'tokens-created');
+  await admin.page.goto(`${berth.url}/ui/tokens`);
+  t.false((await admin.page.content()).includes(secret), 'the secret is shown once');
+  t.regex(await admin.page.locator('main table tbody').innerText(), new RegExp(`viewer\\s+${other.replace('/', '\\/')} pull`));
+  await shot(admin.page, 'tokens');
+
+  const viewer = await newPage();
+  await signIn(viewer.page, secret);
+  t.regex(await viewer.page.locator('header').innerText(), /Signed in as viewer/);
+  t.is(await viewer.page.getByRole('link', { name: 'Tokens' }).count(), 0);
+  const repos = await viewer.page.locator('table.imports tbody tr td:nth-child(2)').allInnerTexts();
+  t.true(repos.length >= 1);
+  for (const name of repos) t.is(name, other);
+  t.is(await viewer.page.locator('svg.chart rect.bar-failed title').count(), 0, 'the chart counts only what the token may pull');
+  await viewer.page.goto(`${berth.url}/ui/repositories`);
+  t.deepEqual(await viewer.page.locator('main table tbody tr td:first-child').allInnerTexts(), [other]);
+  const hidden = await viewer.page.goto(`${berth.url}/ui/imports/${reports.reused}`);
+  t.is(hidden?.status(), 404);
+  t.regex(await viewer.page.locator('main').innerText(), /IMPORT_UNKNOWN/);
+  t.false((await viewer.page.locator('main').innerText()).includes(repo));
+  t.is((await viewer.page.goto(`${berth.url}/ui/repositories/${repo}`))?.status(), 404);
+  t.is((await viewer.page.goto(`${berth.url}/ui/repositories/${repo}/-/versions/1`))?.status(), 404);
+  t.is((await viewer.page.goto(`${berth.url}/ui/imports?repository=${repo}`))?.status(), 200);
+  t.is(await rowsOf(viewer.page).count(), 0);
+  await viewer.page.goto(`${berth.url}/ui/repositories/${other}`);
+  t.is(await viewer.page.locator('form#upload').count(), 0, 'pull only: no upload form');
+  t.is((await viewer.page.goto(`${berth.url}/ui/tokens`))?.status(), 403);
+
+  // Revoked: the viewer's session ends at its next request.
+  await admin.page.getByRole('button', { name: 'Revoke viewer' }).click();
+  await admin.page.waitForURL(`${berth.url}/ui/tokens`);
+  t.regex(await admin.page.locator('main table tbody').innerText(), /revoked/);
+  await viewer.page.goto(`${berth.url}/ui/repositories/${other}`);
+  t.regex(viewer.page.url(), /\/ui\/sign-in\?next=/);
+  await admin.context.close();
+  await viewer.context.close();
+});
+
 test.serial('phone (390 px): no page scrolls sideways; every page has no serious axe-core violation', async (t) => {
   const pages = [
     ['imports', '/ui/imports'],
@@ -365,6 +421,7 @@ test.serial('phone (390 px): no page scrolls sideways; every page has no serious
     ['repositories', '/ui/repositories'],
     ['repository', `/ui/repositories/${repo}`],
     ['version', `/ui/repositories/${repo}/-/versions/3`],
+    ['tokens', '/ui/tokens'],
   ] as const;
   for (const width of [390, 1600]) {
     const { context, page } = await newPage({ width });

@@ -13,6 +13,7 @@ import type { Logger } from '../../log.js';
 import type { Services } from '../../services/deps.js';
 import { getImport, importsPerDay, listImports } from '../../services/imports.js';
 import * as repos from '../../services/repositories.js';
+import * as tokens from '../../services/tokens.js';
 import { queryInt, queryString, readForm } from '../api/body.js';
 import { authorize } from '../auth.js';
 import { chartDays, importsChart } from './chart.js';
@@ -199,6 +200,53 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
       },
     },
     {
+      method: 'GET',
+      pattern: /^\/ui\/tokens$/,
+      params: [],
+      action: 'admin',
+      handle: async (ctx, _p, session) => tokensPage(s, ctx, session, {}),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/ui\/tokens$/,
+      params: [],
+      action: 'admin',
+      handle: async (ctx, _p, session) => {
+        const form = await readForm(ctx);
+        sessions.check(session, form.get('csrf') ?? undefined);
+        const values = { name: form.get('name') ?? '', scopes: form.get('scopes') ?? '', expires: form.get('expires') ?? '' };
+        try {
+          const expires = values.expires.trim();
+          const created = await tokens.createToken(
+            s,
+            {
+              name: values.name.trim(),
+              scopes: parseScopeLines(values.scopes),
+              ...(expires !== '' ? { expires_at: /^\d{4}-\d{2}-\d{2}$/.test(expires) ? `${expires}T00:00:00Z` : expires } : {}),
+            },
+            session.principal.name,
+          );
+          // The secret is in this answer only: never in a URL, a redirect or a log.
+          await tokensPage(s, ctx, session, { created });
+        } catch (err) {
+          if (!(err instanceof BerthError) || ERRORS[err.code].status >= 500) throw err;
+          await tokensPage(s, ctx, session, { failed: toErrorBody(err), values }, ERRORS[err.code].status);
+        }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/ui\/tokens\/(\d{1,9})\/revoke$/,
+      params: ['id'],
+      action: 'admin',
+      handle: async (ctx, p, session) => {
+        sessions.check(session, (await readForm(ctx)).get('csrf') ?? undefined);
+        await tokens.revokeToken(s, p.id!);
+        ctx.redirect('/ui/tokens');
+        ctx.status = 303;
+      },
+    },
+    {
       method: 'POST',
       pattern: /^\/ui\/sign-out$/,
       params: [],
@@ -211,6 +259,31 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
       },
     },
   ];
+}
+
+/**
+ * The token form's scopes: one per line, a repository pattern and its actions, e.g. `team/* pull,push`
+ * (commas or spaces). The tokens service checks them as it checks POST /api/v1/tokens.
+ */
+function parseScopeLines(text: string): Array<{ repositories: string; actions: string[] }> {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [repositories = '', ...actions] = line.split(/[\s,]+/);
+      return { repositories, actions };
+    });
+}
+
+async function tokensPage(
+  s: Services,
+  ctx: Context,
+  session: UiSession,
+  extra: { created?: tokens.NewToken; failed?: ReturnType<typeof toErrorBody>; values?: Record<string, string> },
+  status = 200,
+): Promise<void> {
+  page(ctx, 'tokens', session, { title: 'Tokens', nav: 'tokens', tokens: await tokens.listTokens(s), ...extra }, status);
 }
 
 /** HTML error pages; an unauthenticated GET goes to the sign-in page and comes back after it. */
