@@ -465,7 +465,7 @@ test.serial('keyboard: sign in, filter and open a report without a mouse', async
   await page.keyboard.press('Enter');
   await page.waitForURL(/status=failed/);
   t.is(await rowsOf(page).count(), 3);
-  await rowsOf(page).first().locator('a').focus();
+  await rowsOf(page).first().locator('a').first().focus();
   await page.keyboard.press('Enter');
   await page.waitForURL(/\/ui\/imports\/[0-9a-f-]{36}$/);
   t.is(await page.locator('h1').innerText(), 'Import failed');
