@@ -41,6 +41,8 @@ export interface Config {
   readonly decompressionRatioFloorBytes: number;
   /** uploads fail with INSUFFICIENT_STORAGE while the data folder's filesystem has less free space than this */
   readonly minFreeBytes: number;
+  /** most entries an imported archive may hold */
+  readonly maxArchiveEntries: number;
 }
 
 export class ConfigError extends Error {}
@@ -83,5 +85,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxDecompressionRatio: integer(env, 'BERTH_MAX_DECOMPRESSION_RATIO', 100, 1, 1_000_000),
     decompressionRatioFloorBytes: integer(env, 'BERTH_DECOMPRESSION_RATIO_FLOOR_BYTES', 256 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
     minFreeBytes: integer(env, 'BERTH_MIN_FREE_BYTES', 512 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
+    maxArchiveEntries: integer(env, 'BERTH_MAX_ARCHIVE_ENTRIES', 100_000, 1, 10_000_000),
   });
 }

@@ -208,3 +208,26 @@ test('50 idle uploads do not slow /healthz or a pull for others', async (t) => {
     await berth.close();
   }
 });
+
+test('an archive of 20,000 small entries imports in seconds; one over BERTH_MAX_ARCHIVE_ENTRIES is 413 naming the rule', async (t) => {
+  const berth = await startBerth({ BERTH_MAX_ARCHIVE_ENTRIES: '20010' });
+  try {
+    const repo = await berth.newRepository('many/app');
+    const image = makeImage();
+    const extra = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `extra/file-${i}`, data: `entry ${i}` }));
+    const many = await tarOf([...dirEntries(image), ...extra(20_000)]);
+    const started = Date.now();
+    const res = await berth.importRaw(repo, many, { tag: 'v1' });
+    const took = Date.now() - started;
+    t.log(`20,004 entries (${many.length} bytes) imported in ${took} ms`);
+    t.is(res.status, 201);
+    t.true(took < 25_000, `took ${took} ms`);
+    const over = await berth.importRaw(repo, await tarOf([...dirEntries(image), ...extra(20_010)]));
+    t.is(over.status, 413);
+    t.is(over.body.error.code, 'UPLOAD_TOO_LARGE');
+    t.is(over.body.error.details.rule, 'BERTH_MAX_ARCHIVE_ENTRIES');
+    t.deepEqual(await berth.stagingEntries(), []);
+  } finally {
+    await berth.close();
+  }
+});
