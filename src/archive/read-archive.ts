@@ -35,6 +35,12 @@ export interface ReadArchiveOptions {
   maxBytes: number;
   /** called with each chunk's length as it arrives, before decompression */
   onBytes?: (n: number) => void;
+  /** called with each regular file once it arrived whole and was hashed (before the archive ends) */
+  onFile?: (name: string, blob: ReceivedBlob) => void;
+}
+
+export function emptyListing(): ArchiveListing {
+  return { files: new Map(), links: new Map(), dirs: new Set(), order: [], gzip: false };
 }
 
 /** Normalizes a tar entry name, refusing absolute names and any `..` component. */
@@ -122,7 +128,7 @@ function isGzipError(err: unknown): boolean {
  * exactly once: staged, or drained when it has no content worth keeping.
  */
 export async function readArchive(source: Readable, staging: BlobSink, options: ReadArchiveOptions): Promise<ArchiveListing> {
-  const listing: ArchiveListing = { files: new Map(), links: new Map(), dirs: new Set(), order: [], gzip: false };
+  const listing = emptyListing();
   const { head, body } = await sniff(source, 2, options.onBytes);
   if (head.length === 0) throw new BerthError('ARCHIVE_INVALID', 'the archive is empty', null);
   listing.gzip = head[0] === 0x1f && head[1] === 0x8b;
@@ -136,7 +142,7 @@ export async function readArchive(source: Readable, staging: BlobSink, options: 
 
   try {
     for await (const entry of extract) {
-      await readEntry(entry as unknown as TarSource, listing, staging);
+      await readEntry(entry as unknown as TarSource, listing, staging, options.onFile);
     }
     await feed;
     // Each blob was fsynced while the next one streamed in; the import goes on once all are on the disk.
@@ -161,34 +167,59 @@ function classify(first: unknown, second: unknown): unknown {
   return first ?? second;
 }
 
-async function readEntry(entry: TarSource, listing: ArchiveListing, staging: BlobSink): Promise<void> {
-  const header = entry.header;
+async function readEntry(entry: TarSource, listing: ArchiveListing, staging: BlobSink, onFile?: ReadArchiveOptions['onFile']): Promise<void> {
+  const blob = await addEntry(listing, entry.header, {
+    stage: (name) => staging.stage(entry, claimedDigest(name), { flushLater: true }),
+    skip: () => entry.resume(),
+  });
+  if (blob) onFile?.(blob.name, blob.blob);
+}
+
+/** What an archive entry says of itself: the tar header fields the listing rules read. */
+export interface EntryHeader {
+  name: string;
+  type: string | null | undefined;
+  linkname?: string | null | undefined;
+}
+
+/**
+ * Records one archive entry in `listing` by the rules every reader relies on: names normalized and
+ * kept inside the archive, no duplicates, regular files staged (`content.stage`), folders and links
+ * recorded, anything else refused. Each entry's content is consumed exactly once: staged or skipped.
+ * Used for uploads (readArchive) and by the CLI for archives and folders on its own disk.
+ */
+export async function addEntry(
+  listing: ArchiveListing,
+  header: EntryHeader,
+  content: { stage(name: string): Promise<ReceivedBlob>; skip(): void },
+): Promise<{ name: string; blob: ReceivedBlob } | undefined> {
   let name: string;
   try {
     name = normalizeEntryName(header.name);
   } catch (err) {
-    entry.resume();
+    content.skip();
     throw err;
   }
   const seen = listing.files.has(name) || listing.links.has(name);
   switch (header.type) {
     case 'directory':
-      entry.resume();
+      content.skip();
       if (name !== '') listing.dirs.add(name);
-      return;
+      return undefined;
     case 'file':
     case 'contiguous-file': {
       if (seen || name === '') {
-        entry.resume();
+        content.skip();
         throw new BerthError('ENTRY_DUPLICATE', 'archive holds the same entry twice', { entry: name });
       }
       listing.order.push(name);
-      listing.files.set(name, await staging.stage(entry, claimedDigest(name), { flushLater: true }));
-      return;
+      const blob = await content.stage(name);
+      listing.files.set(name, blob);
+      return { name, blob };
     }
     case 'symlink':
     case 'link': {
-      entry.resume();
+      content.skip();
       if (seen) throw new BerthError('ENTRY_DUPLICATE', 'archive holds the same entry twice', { entry: name });
       const linkname = header.linkname ?? '';
       if (linkname.startsWith('/')) throw new BerthError('ENTRY_UNSAFE', 'link points outside the archive', { entry: name, target: linkname });
@@ -200,10 +231,10 @@ async function readEntry(entry: TarSource, listing: ArchiveListing, staging: Blo
       }
       listing.order.push(name);
       listing.links.set(name, { kind: header.type === 'symlink' ? 'symlink' : 'hardlink', target: normalizeEntryName(resolved) });
-      return;
+      return undefined;
     }
     default:
-      entry.resume();
+      content.skip();
       throw new BerthError('ENTRY_UNSAFE', 'archive holds an entry that is not a file, folder or link', { entry: name, type: header.type });
   }
 }
