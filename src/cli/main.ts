@@ -11,7 +11,20 @@ import { push } from './push.js';
 import { reportsTable, reportText } from './reports.js';
 import { hostUrl } from './target.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** The package's version: package.json two folders up from src/cli/, three from dist/src/cli/. */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'berth' && pkg.version) return pkg.version;
+    } catch {
+      // not there: try one folder further up
+    }
+  }
+  return 'unknown';
+}
+
+const VERSION = packageVersion();
 
 async function clientFor(hostOption: string | undefined): Promise<BerthClient> {
   const raw = await defaultHost(hostOption);
