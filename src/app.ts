@@ -5,7 +5,7 @@ import compose from 'koa-compose';
 import type { Services } from './services/deps.js';
 import { pingDatabase } from './db/connect.js';
 import { apiRouter, apiRoutes } from './http/api/routes.js';
-import { adminAuthenticator, authenticate } from './http/auth.js';
+import { authenticate, tokenAuthenticator } from './http/auth.js';
 import { accessLog, apiErrors, requestId } from './http/middleware.js';
 import { registryStack } from './http/registry/routes.js';
 
@@ -49,7 +49,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { status: 'unavailable', error: { code: 'DATABASE_UNAVAILABLE', message: 'the database is unreachable', details: null } };
   });
 
-  const authn = adminAuthenticator(deps.adminToken);
+  const authn = tokenAuthenticator(deps, deps.adminToken);
   const api = apiRouter(apiRoutes(deps));
   const apiStack = compose([apiErrors(deps.log), authenticate(authn, { allowBasic: false }), api.routes() as Koa.Middleware, api.allowedMethods() as Koa.Middleware]);
   app.use(async (ctx, next) => (ctx.path.startsWith('/api/') ? apiStack(ctx, async () => undefined) : next()));

@@ -45,6 +45,9 @@ export const ERRORS = {
   NAME_INVALID: { status: 400, oci: 'NAME_INVALID' },
   NAME_UNKNOWN: { status: 404, oci: 'NAME_UNKNOWN' },
   REPOSITORY_EXISTS: { status: 409, oci: 'DENIED' },
+  // tokens: a name that is taken (also by a revoked token, or `admin`), an id that names no token
+  TOKEN_EXISTS: { status: 409, oci: 'DENIED' },
+  TOKEN_UNKNOWN: { status: 404, oci: 'NOT_FOUND' },
   TAG_INVALID: { status: 400, oci: 'TAG_INVALID' },
   TAG_AMBIGUOUS: { status: 400, oci: 'TAG_INVALID' },
   TAG_UNKNOWN: { status: 404, oci: 'MANIFEST_UNKNOWN' },

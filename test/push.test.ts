@@ -428,10 +428,11 @@ test.serial('a body over BERTH_MAX_UPLOAD_BYTES is 413; an upload session surviv
     const idle = await v2(small.url, '/v2/limit/app/blobs/uploads/', { method: 'POST' });
     const idleId = idle.headers.get('docker-upload-uuid')!;
     t.deepEqual(await uploadFolders(small), [idleId]);
+    // the sweep ends the row, then removes the folder: wait for both, within the same bound
     let gone = false;
     for (let i = 0; i < 80 && !gone; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      gone = (await v2(small.url, idle.headers.get('location')!)).status === 404;
+      gone = (await v2(small.url, idle.headers.get('location')!)).status === 404 && (await uploadFolders(small)).length === 0;
     }
     t.true(gone);
     t.deepEqual(await uploadFolders(small), []);

@@ -4,7 +4,8 @@ import { BerthError } from '../errors.js';
 export type RepositoryName = string & { readonly __brand: 'RepositoryName' };
 export type Tag = string & { readonly __brand: 'Tag' };
 
-const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
+/** One path component of a repository name (the scope patterns of core/policy.ts use it too). */
+export const COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const NAME = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 

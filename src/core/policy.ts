@@ -7,6 +7,8 @@
 // the repositories its pattern names: an exact name, a prefix ending in `/*` (everything below it),
 // or `*`. What a principal may pull is also what it may reuse (the ownership rule in scopes).
 
+import { COMPONENT } from './names.js';
+
 export const ACTIONS = ['pull', 'push', 'delete', 'admin'] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -29,6 +31,13 @@ export function patternMatches(pattern: string, repository: string): boolean {
   if (pattern === '*') return true;
   if (pattern.endsWith('/*')) return repository.startsWith(pattern.slice(0, -1));
   return pattern === repository;
+}
+
+/** The scope grammar: `*`, a repository name, or a repository name followed by `/*`. */
+const PATTERN = new RegExp(`^(?:\\*|${COMPONENT}(?:/${COMPONENT})*(?:/\\*)?)$`);
+
+export function isPattern(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 255 && PATTERN.test(value);
 }
 
 /** Actions a granted action includes. */
@@ -60,4 +69,24 @@ export function decide(p: Principal, action: Action, repository?: string): 'allo
   if (may(p, action, repository)) return 'allow';
   if (repository !== undefined && !may(p, 'pull', repository)) return 'hide';
   return 'deny';
+}
+
+/** The repositories a principal may pull, as a listing filter: all of them, or exact names and prefixes (each ending in '/'). */
+export type NameFilter = { all: true } | { all: false; exact: string[]; prefixes: string[] };
+
+export function pullable(p: Principal): NameFilter {
+  const exact: string[] = [];
+  const prefixes: string[] = [];
+  for (const s of p.scopes) {
+    if (!s.actions.some((granted) => INCLUDES[granted].includes('pull'))) continue;
+    if (s.repositories === '*') return { all: true };
+    if (s.repositories.endsWith('/*')) prefixes.push(s.repositories.slice(0, -1));
+    else exact.push(s.repositories);
+  }
+  return { all: false, exact, prefixes };
+}
+
+/** Whether a name passes a listing filter (the same answer the database gives for the filter). */
+export function passes(filter: NameFilter, name: string): boolean {
+  return filter.all || filter.exact.includes(name) || filter.prefixes.some((prefix) => name.startsWith(prefix));
 }

@@ -2,6 +2,7 @@
 // sorting. Each query function takes the knex handle or transaction it runs in, so a service owns the
 // transaction and a change writes exactly one version.
 import type { Knex } from 'knex';
+import type { NameFilter } from '../core/policy.js';
 import { isPostgres } from './connect.js';
 
 export type Q = Knex | Knex.Transaction;
@@ -19,4 +20,14 @@ export function inVersion(q: Knex.QueryBuilder, n: number): Knex.QueryBuilder {
  */
 export function byteOrder(q: Q, column: string): Knex.Raw {
   return isPostgres(q) ? q.raw('?? COLLATE "C"', [column]) : q.raw('??', [column]);
+}
+
+/** Only rows whose `column` (a repository name) passes `filter`: all, or exact names and prefixes. */
+export function whereNames<Q extends Knex.QueryBuilder>(query: Q, column: string, filter: NameFilter): Q {
+  if (filter.all) return query;
+  return query.where((w) => {
+    w.whereRaw('1 = 0');
+    if (filter.exact.length > 0) w.orWhereIn(column, filter.exact);
+    for (const prefix of filter.prefixes) w.orWhereRaw('substr(??, 1, ?) = ?', [column, prefix.length, prefix]);
+  }) as Q;
 }

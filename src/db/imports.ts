@@ -1,5 +1,6 @@
 // Import (and push) reports: one row per upload, from running to completed or failed.
-import { type Q, now } from './common.js';
+import type { NameFilter } from '../core/policy.js';
+import { type Q, now, whereNames } from './common.js';
 import type { ImportRow } from './rows.js';
 
 export async function insertImport(q: Q, row: ImportRow): Promise<void> {
@@ -21,9 +22,9 @@ export async function findImport(q: Q, id: string): Promise<ImportRow | undefine
 
 export async function listImports(
   q: Q,
-  opts: { repository?: string; status?: string; limit: number; before?: string },
+  opts: { repository?: string; status?: string; limit: number; before?: string; visible: NameFilter },
 ): Promise<ImportRow[]> {
-  const query = q<ImportRow>('imports').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(opts.limit);
+  const query = whereNames(q<ImportRow>('imports'), 'repository', opts.visible).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(opts.limit);
   if (opts.repository !== undefined) query.where('repository', opts.repository);
   if (opts.status !== undefined) query.where('status', opts.status);
   if (opts.before !== undefined) query.where('created_at', '<', opts.before);

@@ -1,7 +1,8 @@
 // Repositories: one row per repository, with the number of its latest version.
 import type { Knex } from 'knex';
 import { isPostgres } from './connect.js';
-import { type Q, now, byteOrder } from './common.js';
+import type { NameFilter } from '../core/policy.js';
+import { type Q, now, byteOrder, whereNames } from './common.js';
 import type { RepositoryRow } from './rows.js';
 
 export async function findRepository(q: Q, name: string): Promise<RepositoryRow | undefined> {
@@ -15,8 +16,8 @@ export async function lockRepository(tx: Knex.Transaction, id: number): Promise<
   return query;
 }
 
-export async function listRepositories(q: Q, opts: { limit: number; after?: string }): Promise<RepositoryRow[]> {
-  const query = q<RepositoryRow>('repositories').orderBy('name').limit(opts.limit);
+export async function listRepositories(q: Q, opts: { limit: number; after?: string; visible: NameFilter }): Promise<RepositoryRow[]> {
+  const query = whereNames(q<RepositoryRow>('repositories'), 'name', opts.visible).orderBy('name').limit(opts.limit);
   if (opts.after !== undefined) query.where('name', '>', opts.after);
   return query;
 }
@@ -42,9 +43,9 @@ export async function deleteRepository(q: Q, id: number): Promise<void> {
   await q('repositories').where({ id }).delete();
 }
 
-/** Up to `limit` repository names after `after`, in byte order. */
-export async function listRepositoryNames(q: Q, opts: { limit: number; after?: string }): Promise<string[]> {
-  const query = q('repositories').select('name').orderByRaw(byteOrder(q, 'name')).limit(opts.limit);
+/** Up to `limit` repository names after `after` that `visible` lets through, in byte order. */
+export async function listRepositoryNames(q: Q, opts: { limit: number; after?: string; visible: NameFilter }): Promise<string[]> {
+  const query = whereNames(q('repositories'), 'name', opts.visible).select('name').orderByRaw(byteOrder(q, 'name')).limit(opts.limit);
   if (opts.after !== undefined) query.where(byteOrder(q, 'name'), '>', opts.after);
   const rows: Array<{ name: string }> = await query;
   return rows.map((r) => r.name);

@@ -90,3 +90,19 @@ export interface UploadSessionRow {
   created_at: string;
   updated_at: string;
 }
+
+/** A token an admin made (see migrations/20261204000000_tokens.ts); the secret is kept only as its hash. */
+export interface TokenRow {
+  id: number;
+  name: string;
+  /** SHA-256 of the secret, lower-case hex */
+  secret_hash: string;
+  /** JSON text of the scopes */
+  scopes: string;
+  /** the name of the token that made this one */
+  created_by: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}

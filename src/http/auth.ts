@@ -5,6 +5,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { ADMIN, type Action, decide, type Principal } from '../core/policy.js';
 import { BerthError } from '../errors.js';
+import type { Services } from '../services/deps.js';
+import { principalForSecret } from '../services/tokens.js';
 
 /** Turns a presented secret into the principal it belongs to, or undefined for an unknown secret. */
 export type Authenticator = (secret: string) => Promise<Principal | undefined>;
@@ -18,9 +20,9 @@ export function secretMatches(presented: string, expected: string): boolean {
   return timingSafeEqual(sha256(presented), sha256(expected));
 }
 
-/** Today's authenticator: the admin token is the one principal. */
-export function adminAuthenticator(adminToken: string): Authenticator {
-  return async (secret) => (secretMatches(secret, adminToken) ? ADMIN : undefined);
+/** The built-in admin token (actor `admin`), or a token an admin made that is neither revoked nor expired. */
+export function tokenAuthenticator(s: Pick<Services, 'db' | 'log'>, adminToken: string): Authenticator {
+  return async (secret) => (secretMatches(secret, adminToken) ? ADMIN : principalForSecret(s, secret));
 }
 
 /** The secret an Authorization header presents, or undefined when it presents none Berth reads. */

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { BerthError, ERRORS, isClientAbort, toErrorBody } from '../errors.js';
-import type { Logger } from '../log.js';
+import { type Logger, rateLimited } from '../log.js';
 
 export interface State {
   requestId: string;
@@ -17,17 +17,21 @@ export function requestId() {
   };
 }
 
+/**
+ * One line per request; answers 401 (no or wrong credentials) share one line a second at most, so a
+ * flood of failed authentications cannot fill the log.
+ */
 export function accessLog(log: Logger) {
+  const unauthorized = rateLimited(log, 'warn', 'authentication failed');
   return async (ctx: Context, next: Next): Promise<void> => {
     const start = process.hrtime.bigint();
     try {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      log.info(
-        { request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round(ms * 10) / 10 },
-        'request',
-      );
+      const fields = { request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, duration_ms: Math.round(ms * 10) / 10 };
+      if (ctx.status === 401) unauthorized({ ...fields, remote: ctx.ip });
+      else log.info(fields, 'request');
     }
   };
 }

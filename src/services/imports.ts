@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import type { StagingArea } from '../blobs/store.js';
 import { type Digest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
+import type { NameFilter } from '../core/policy.js';
 import { parseTag, type Tag } from '../core/names.js';
 import { pickReader } from '../archive/formats/index.js';
 import type { ImportPlan, ReaderContext } from '../archive/plan.js';
@@ -38,6 +39,8 @@ export interface ImportReport {
   finished_at: string | null;
   duration_ms: number | null;
   error: ErrorBody | null;
+  /** the name of the token that uploaded it (null for reports made before actors were kept) */
+  actor: string | null;
 }
 
 export function reportFromRow(row: ImportRow): ImportReport {
@@ -56,6 +59,7 @@ export function reportFromRow(row: ImportRow): ImportReport {
     finished_at: row.finished_at,
     duration_ms: row.duration_ms,
     error: row.error === null ? null : (JSON.parse(row.error) as ErrorBody),
+    actor: row.actor ?? null,
   };
 }
 
@@ -65,9 +69,15 @@ export async function getImport(s: Services, id: string): Promise<ImportReport> 
   return reportFromRow(row);
 }
 
+/** The repository an import or push report belongs to (what a request for the report is authorized on). */
+export async function importRepository(s: Services, id: string): Promise<string> {
+  return (await getImport(s, id)).repository;
+}
+
+/** Reports newest first, of the repositories `visible` lets through. */
 export async function listImports(
   s: Services,
-  opts: { repository?: string; status?: string; limit: number; before?: string },
+  opts: { repository?: string; status?: string; limit: number; before?: string; visible: NameFilter },
 ): Promise<ImportReport[]> {
   if (opts.status !== undefined && !['running', 'completed', 'failed'].includes(opts.status)) {
     throw new BerthError('BODY_INVALID', 'status must be running, completed or failed', { status: opts.status.slice(0, 50) });
@@ -272,6 +282,7 @@ class ImportSession {
           finished_at: now(),
           duration_ms: Date.now() - this.started,
           error: null,
+          actor: this.actor,
         };
         const finished = await importsDb.finishImport(tx, this.id, {
           status: 'completed',
@@ -353,7 +364,7 @@ class ImportSession {
       // The database is out of reach: answer with the report as this process knows it; the
       // instance sweep records it once the database is back.
       if (!this.failure) throw readErr;
-      return reportFromRow({ id: this.id, repository: this.repository.name, version: null, new_version: null, manifests: '[]', blobs: '[]', created_at: this.createdAt, instance_id: this.s.instanceId, ...this.failure });
+      return reportFromRow({ id: this.id, repository: this.repository.name, version: null, new_version: null, manifests: '[]', blobs: '[]', created_at: this.createdAt, instance_id: this.s.instanceId, actor: this.actor, ...this.failure });
     }
   }
 }

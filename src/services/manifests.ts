@@ -190,6 +190,7 @@ export async function putManifest(s: Services, rawName: string, reference: strin
           finished_at: finishedAt,
           duration_ms: Date.now() - started,
           error: null,
+          actor,
         };
         await importsDb.finishImport(tx, id, {
           status: 'completed',

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { type Digest, parseDigest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { parseTag } from '../core/names.js';
+import type { NameFilter } from '../core/policy.js';
 import * as reposDb from '../db/repositories.js';
 import * as tagsDb from '../db/tags.js';
 import type { RepositoryRow } from '../db/rows.js';
@@ -136,7 +137,7 @@ export async function listTagsPage(s: Services, rawName: string, p: Page): Promi
   return { repository: repo.name, ...result };
 }
 
-/** One page of repository names, in byte order. */
-export async function catalogPage(s: Services, p: Page): Promise<PageResult> {
-  return page((limit) => reposDb.listRepositoryNames(s.db, { limit, ...(p.last !== undefined ? { after: p.last } : {}) }), p.n);
+/** One page of the repository names `visible` lets through (what the caller may pull), in byte order. */
+export async function catalogPage(s: Services, p: Page, visible: NameFilter): Promise<PageResult> {
+  return page((limit) => reposDb.listRepositoryNames(s.db, { limit, visible, ...(p.last !== undefined ? { after: p.last } : {}) }), p.n);
 }

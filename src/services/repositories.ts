@@ -1,5 +1,6 @@
 // Repositories, their versions and their tags. Each change is one transaction and one new version.
 import { type Digest, parseDigest } from '../core/digest.js';
+import type { NameFilter } from '../core/policy.js';
 import { parseNewRepositoryName, parseRepositoryName, parseTag } from '../core/names.js';
 import { now } from '../db/common.js';
 import * as reposDb from '../db/repositories.js';
@@ -47,7 +48,8 @@ export async function createRepository(s: Services, rawName: unknown, actor: str
   });
 }
 
-export async function listRepositories(s: Services, opts: { limit: number; after?: string }): Promise<RepositoryView[]> {
+/** Repositories by name, of those `opts.visible` lets through (what the caller may pull). */
+export async function listRepositories(s: Services, opts: { limit: number; after?: string; visible: NameFilter }): Promise<RepositoryView[]> {
   return (await reposDb.listRepositories(s.db, opts)).map(repositoryView);
 }
 
@@ -63,13 +65,15 @@ export interface VersionSummary {
   number: number;
   kind: string;
   import_id: string | null;
+  /** the name of the token that made it (null for versions made before actors were kept) */
+  actor: string | null;
   created_at: string;
 }
 
 export async function listVersions(s: Services, rawName: string, opts: { limit: number; offset: number }): Promise<VersionSummary[]> {
   const repo = await getRepositoryRow(s, rawName);
   const rows = await versionsDb.listVersions(s.db, repo.id, opts);
-  return rows.map((r) => ({ number: r.number, kind: r.kind, import_id: r.import_id, created_at: r.created_at }));
+  return rows.map((r) => ({ number: r.number, kind: r.kind, import_id: r.import_id, actor: r.actor, created_at: r.created_at }));
 }
 
 interface ContentView {
@@ -113,6 +117,7 @@ export async function getVersion(s: Services, rawName: string, number: number): 
     number: version.number,
     kind: version.kind,
     import_id: version.import_id,
+    actor: version.actor,
     created_at: version.created_at,
     tags: tags.map(tagView),
     ...split(content),

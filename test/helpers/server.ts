@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory from 'knex';
+import type { DestinationStream } from 'pino';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { type RunningServer, startServer } from '../../src/server.js';
@@ -23,6 +24,8 @@ export interface TestServer {
   /** multipart import: the file part and the tag field, in the order given */
   importMultipart(repo: string, archive: Buffer, opts?: { tag?: string; tagFirst?: boolean; filename?: string }): Promise<{ status: number; body: any }>;
   importRaw(repo: string, archive: Buffer, opts?: { tag?: string; contentType?: string }): Promise<{ status: number; body: any }>;
+  /** makes a token (with the admin token) and returns its id and secret */
+  token(name: string, scopes: Array<{ repositories: string; actions: string[] }>, expiresAt?: string): Promise<{ id: number; secret: string }>;
   /** creates a new repository `<prefix>-<n>` (n counts per server) and returns its name */
   newRepository(prefix: string): Promise<string>;
   /** the repository's latest version number */
@@ -65,12 +68,13 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
   });
 }
 
-export async function startBerth(env: Record<string, string> = {}): Promise<TestServer> {
+/** A Berth on a fresh data folder (and database); `opts.log` receives its log lines instead of stdout. */
+export async function startBerth(env: Record<string, string> = {}, opts: { log?: DestinationStream } = {}): Promise<TestServer> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-test-'));
   const pgBase = process.env.BERTH_TEST_DATABASE_URL;
   const pg = pgBase ? await freshPostgres(pgBase) : undefined;
   const config = testConfig(dataDir, { ...(pg ? { DATABASE_URL: pg.url } : {}), ...env });
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, opts.log);
   let server = await startServer(config, log);
 
   let repositories = 0;
@@ -118,6 +122,11 @@ export async function startBerth(env: Record<string, string> = {}): Promise<Test
         body: new Uint8Array(archive),
       });
       return { status: res.status, body: await res.json() };
+    },
+    async token(name, scopes, expiresAt) {
+      const res = await t.api('POST', '/api/v1/tokens', { name, scopes, ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}) });
+      if (res.status !== 201) throw new Error(`making token ${name} failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return { id: res.body.id, secret: res.body.secret };
     },
     async newRepository(prefix) {
       const name = `${prefix}-${++repositories}`;

@@ -21,7 +21,13 @@ const SCHEMAS = {
   NewRepository: obj({ name: { type: 'string', maxLength: 255, description: 'OCI repository name; no path component may be an API word (tags, versions, imports, …)' } }),
   Repository: obj({ name: str, latest_version: int, created_at: str, updated_at: str }),
   RepositoryList: obj({ repositories: arrayOf(ref('Repository')) }),
-  VersionSummary: obj({ number: int, kind: { type: 'string', enum: ['create', 'import', 'push', 'tag', 'untag', 'delete'] }, import_id: nullable(str), created_at: str }),
+  VersionSummary: obj({
+    number: int,
+    kind: { type: 'string', enum: ['create', 'import', 'push', 'tag', 'untag', 'delete'] },
+    import_id: nullable(str),
+    actor: { ...nullable(str), description: 'the name of the token that made the version' },
+    created_at: str,
+  }),
   VersionList: obj({ versions: arrayOf(ref('VersionSummary')) }),
   Version: {
     allOf: [
@@ -56,9 +62,34 @@ const SCHEMAS = {
     finished_at: nullable(str),
     duration_ms: nullable(int),
     error: nullable(obj({ code: str, message: str, details: nullable({ type: 'object' }) })),
+    actor: { ...nullable(str), description: 'the name of the token that uploaded it' },
   }),
   ImportList: obj({ imports: arrayOf(ref('ImportReport')) }),
   CleanupResult: obj({ removed_blobs: int, removed_files: int, freed_bytes: int, duration_ms: int }),
+  Scope: obj({
+    repositories: { type: 'string', description: 'a repository name, a name followed by /* (everything below it), or *' },
+    actions: { type: 'array', minItems: 1, items: { type: 'string', enum: ['pull', 'push', 'delete', 'admin'] } },
+  }),
+  NewToken: obj(
+    {
+      name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'unique; recorded as the actor of every change the token makes' },
+      scopes: { type: 'array', minItems: 1, items: ref('Scope') },
+      expires_at: { ...nullable(str), description: 'RFC 3339 time in the future; absent or null: never' },
+    },
+    ['name', 'scopes'],
+  ),
+  Token: obj({
+    id: int,
+    name: str,
+    scopes: arrayOf(ref('Scope')),
+    created_by: str,
+    created_at: str,
+    expires_at: nullable(str),
+    last_used_at: { ...nullable(str), description: 'written at most about once a minute' },
+    revoked_at: nullable(str),
+  }),
+  CreatedToken: { allOf: [ref('Token'), obj({ secret: { type: 'string', description: 'berth_…: shown only in this answer; Berth keeps only its hash' } })] },
+  TokenList: obj({ tokens: arrayOf(ref('Token')) }),
   OpenApi: { type: 'object', description: 'this document' },
 } satisfies Record<string, Schema>;
 
@@ -98,7 +129,7 @@ function operation(route: ApiRoute): Schema {
     summary: route.summary,
     operationId: `${route.method.toLowerCase()}${route.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
     'x-berth-action': route.action,
-    ...(route.repository ? { 'x-berth-repository-parameter': route.repository } : {}),
+    ...(route.repository === 'name' ? { 'x-berth-repository-parameter': 'name' } : route.repository ? { 'x-berth-repository': route.repository.description } : {}),
     security: [{ bearer: [] }],
     parameters: [
       ...pathParams.map((name) => ({

@@ -4,12 +4,13 @@
 // from this one table, so a route cannot exist without a declared action or be missing from the docs.
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Action, Principal } from '../../core/policy.js';
+import { type Action, type Principal, pullable } from '../../core/policy.js';
 import { BerthError, type ErrorCode } from '../../errors.js';
 import type { Services } from '../../services/deps.js';
-import { getImport, listImports } from '../../services/imports.js';
+import { getImport, importRepository, listImports } from '../../services/imports.js';
 import { cleanupOrphans } from '../../services/orphans.js';
 import * as repos from '../../services/repositories.js';
+import * as tokens from '../../services/tokens.js';
 import { authorize } from '../auth.js';
 import { queryInt, queryString, readJson } from './body.js';
 import { postImport } from './imports.js';
@@ -28,8 +29,11 @@ export interface ApiRoute {
   summary: string;
   /** what the caller must be allowed to do */
   action: Action;
-  /** the path parameter naming the repository the action is on; absent for routes on no repository */
-  repository?: 'name';
+  /**
+   * the repository the action is on: the `{name}` path parameter, or one the route looks up from its
+   * parameters (a report's repository); absent for routes on no repository
+   */
+  repository?: 'name' | { lookup(params: Record<string, string>): Promise<string>; description: string };
   query?: QueryParam[];
   /** the JSON request body's schema, or 'archive' for the import upload */
   request?: SchemaName | 'archive';
@@ -77,10 +81,10 @@ export function apiRoutes(s: Services): ApiRoute[] {
       query: [LIMIT, { name: 'after', type: 'string', description: 'names strictly after this one' }],
       response: { status: 200, schema: 'RepositoryList' },
       errors: ['BODY_INVALID'],
-      handle: async (ctx) => {
+      handle: async (ctx, _p, principal) => {
         const limit = queryInt(ctx, 'limit', 100, 1, 1000);
         const after = queryString(ctx, 'after');
-        ctx.body = { repositories: await repos.listRepositories(s, { limit, ...(after !== undefined ? { after } : {}) }) };
+        ctx.body = { repositories: await repos.listRepositories(s, { limit, visible: pullable(principal), ...(after !== undefined ? { after } : {}) }) };
       },
     },
     {
@@ -218,13 +222,14 @@ export function apiRoutes(s: Services): ApiRoute[] {
       ],
       response: { status: 200, schema: 'ImportList' },
       errors: ['BODY_INVALID'],
-      handle: async (ctx) => {
+      handle: async (ctx, _p, principal) => {
         const repository = queryString(ctx, 'repository');
         const status = queryString(ctx, 'status');
         const before = queryString(ctx, 'before');
         ctx.body = {
           imports: await listImports(s, {
             limit: queryInt(ctx, 'limit', 50, 1, 1000),
+            visible: pullable(principal),
             ...(repository !== undefined ? { repository } : {}),
             ...(status !== undefined ? { status } : {}),
             ...(before !== undefined ? { before } : {}),
@@ -237,8 +242,9 @@ export function apiRoutes(s: Services): ApiRoute[] {
       path: '/api/v1/imports/{id}',
       summary: 'One import or push report',
       action: 'pull',
+      repository: { lookup: (p) => importRepository(s, p.id!), description: "the report's repository" },
       response: { status: 200, schema: 'ImportReport' },
-      errors: ['IMPORT_UNKNOWN'],
+      errors: ['IMPORT_UNKNOWN', 'NAME_UNKNOWN'],
       handle: async (ctx, p) => {
         ctx.body = await getImport(s, p.id!);
       },
@@ -252,6 +258,45 @@ export function apiRoutes(s: Services): ApiRoute[] {
       errors: [],
       handle: async (ctx) => {
         ctx.body = await cleanupOrphans(s);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/tokens',
+      summary: 'Make a token with scopes; the answer carries its secret, shown this once',
+      action: 'admin',
+      request: 'NewToken',
+      response: { status: 201, schema: 'CreatedToken' },
+      errors: ['BODY_INVALID', 'TOKEN_EXISTS', 'UNSUPPORTED_MEDIA_TYPE'],
+      handle: async (ctx, _p, principal) => {
+        const token = await tokens.createToken(s, await readJson(ctx), principal.name);
+        ctx.status = 201;
+        ctx.set('Location', `/api/v1/tokens/${token.id}`);
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = token;
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/tokens',
+      summary: 'The tokens admins made, without their secrets (revoked ones too, with revoked_at)',
+      action: 'admin',
+      response: { status: 200, schema: 'TokenList' },
+      errors: [],
+      handle: async (ctx) => {
+        ctx.body = { tokens: await tokens.listTokens(s) };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/tokens/{id}',
+      summary: 'Revoke a token: every request presenting it from now on is 401',
+      action: 'admin',
+      response: { status: 204 },
+      errors: ['TOKEN_UNKNOWN'],
+      handle: async (ctx, p) => {
+        await tokens.revokeToken(s, p.id!);
+        ctx.status = 204;
       },
     },
   ];
@@ -281,7 +326,8 @@ export function apiRouter(routes: ApiRoute[]): Router {
         if (raw === undefined) throw new BerthError('NOT_FOUND', 'no such endpoint', null);
         values[param] = decodeURIComponent(raw);
       });
-      const principal = authorize(ctx, route.action, route.repository !== undefined ? values[route.repository] : undefined);
+      const repository = route.repository === undefined ? undefined : route.repository === 'name' ? values.name : await route.repository.lookup(values);
+      const principal = authorize(ctx, route.action, repository);
       await route.handle(ctx, values, principal);
     });
   }

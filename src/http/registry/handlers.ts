@@ -1,9 +1,11 @@
 // The /v2 read endpoints: manifests (exact stored bytes) and blobs (streamed from disk, with ranges),
 // each with Docker-Content-Digest and an ETag; tags and catalog pages with Link headers.
 import type { Context } from 'koa';
+import { pullable } from '../../core/policy.js';
 import { BerthError } from '../../errors.js';
 import type { Services } from '../../services/deps.js';
 import * as registry from '../../services/registry.js';
+import { principalOf } from '../auth.js';
 import { parseRange } from './range.js';
 
 /** The largest page of tags or repositories, and the page size when a client names none. */
@@ -88,7 +90,7 @@ export async function listTags(s: Services, ctx: Context, name: string): Promise
 
 export async function catalog(s: Services, ctx: Context): Promise<void> {
   const page = pageParams(ctx);
-  const result = await registry.catalogPage(s, page);
+  const result = await registry.catalogPage(s, page, pullable(principalOf(ctx)));
   nextLink(ctx, page, result);
   ctx.body = { repositories: result.names };
 }
