@@ -349,3 +349,25 @@ test.serial('berth reports and berth report show import reports as tables and as
   t.regex(none.stderr, /IMPORT_UNKNOWN/);
   t.is(hex(image.configDigest).length, 64);
 });
+
+test.serial('with a scoped token: pull-only is 403 (exit 4) before any byte is sent, a repository it cannot see is NAME_UNKNOWN, push scope pushes', async (t) => {
+  const repo = await berthServer.newRepository('cli-scoped');
+  const folder = await writeFolder(path.join(await tempDir(t), 'app'), dirEntries(makeImage({ layers: [randomBytes(256 * 1024)] })));
+  const token = async (name: string, actions: string[]) =>
+    (await berthServer.api('POST', '/api/v1/tokens', { name, scopes: [{ repositories: repo, actions }] })).body.secret as string;
+
+  const reader = await berth(['push', folder, `${host(berthServer)}/${repo}:v1`], { BERTH_TOKEN: await token('cli-reader', ['pull']) });
+  t.is(reader.code, 4);
+  t.regex(reader.stderr, /^berth: preflight cli-scoped-\d+: the token may not do this \(403 DENIED\)\n$/);
+  t.is((await berthServer.api('GET', `/api/v1/imports?repository=${repo}`)).body.imports.length, 0);
+
+  // A token scoped to another repository does not learn whether this one exists.
+  const otherRepo = await berthServer.newRepository('cli-scoped-other');
+  const stranger = await berth(['push', folder, `${host(berthServer)}/${otherRepo}:v1`], { BERTH_TOKEN: await token('cli-stranger', ['push']) });
+  t.is(stranger.code, 1);
+  t.regex(stranger.stderr, /NAME_UNKNOWN/);
+
+  const pusher = await berth(['push', '--json', folder, `${host(berthServer)}/${repo}:v1`], { BERTH_TOKEN: await token('cli-pusher', ['push']) });
+  t.is(pusher.code, 0, pusher.stderr);
+  t.is(lastJson(pusher).version, 1);
+});
