@@ -9,8 +9,17 @@ export type Q = Knex | Knex.Transaction;
 
 export const now = (): string => new Date().toISOString();
 
+/**
+ * A repository version: its number, or `'latest'`. The latest version's rows are exactly the open
+ * ones (`version_removed IS NULL`), which the partial indexes `repository_tags_open` and
+ * `repository_content_open` cover, so a read of the latest version costs the same at 10 versions and at
+ * 10,000; a past version needs the interval test.
+ */
+export type At = number | 'latest';
+
 /** Rows of a content or tag table that belong to version `n`. */
-export function inVersion(q: Knex.QueryBuilder, n: number): Knex.QueryBuilder {
+export function inVersion(q: Knex.QueryBuilder, n: At): Knex.QueryBuilder {
+  if (n === 'latest') return q.whereNull('version_removed');
   return q.where('version_added', '<=', n).andWhere((w) => w.whereNull('version_removed').orWhere('version_removed', '>', n));
 }
 
