@@ -32,8 +32,11 @@ test('a path with a malformed percent-escape is 400 PATH_INVALID', async (t) => 
     t.is(res.status, 400, p);
     t.is(res.body.error.code, 'PATH_INVALID');
   }
-  const v2 = await fetch(`${berth.url}/v2/a%E0%A4%A/manifests/x`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
-  t.true(v2.status >= 400 && v2.status < 500);
+  for (const p of ['/v2/a%E0%A4%A/manifests/x', '/v2/a/blobs/sha256%3%41', '/v2/team%E0%A4%A/tags/list']) {
+    const v2 = await fetch(`${berth.url}${p}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    t.is(v2.status, 400, p);
+    t.is(((await v2.json()) as { errors: Array<{ code: string }> }).errors[0]!.code, 'NAME_INVALID', p);
+  }
 });
 
 test('a 200 KB multipart part header is 400 BODY_INVALID with a failed report, not 499', async (t) => {

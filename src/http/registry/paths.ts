@@ -1,5 +1,6 @@
 // Parses a /v2 path. Repository names contain '/', so a path is read from the right: the suffix
 // (/manifests/<ref>, /blobs/<digest>, /blobs/uploads/…, /tags/list) decides the route, the rest is the name.
+import { BerthError } from '../../errors.js';
 
 export type RegistryRoute =
   | { kind: 'base' }
@@ -23,16 +24,21 @@ const ROUTES: Array<[RegExp, (m: string[]) => RegistryRoute]> = [
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[0]! })],
 ];
 
-/** The route a /v2 path names, or undefined for no endpoint (or undecodable percent-escapes). */
+/**
+ * The route a /v2 path names, or undefined for no endpoint. A path whose percent-escapes do not
+ * decode is `400 PATH_INVALID` (OCI `NAME_INVALID`), as on /api.
+ */
 export function parseRegistryPath(path: string): RegistryRoute | undefined {
   for (const [pattern, build] of ROUTES) {
     const match = pattern.exec(path);
     if (!match) continue;
+    let parts: string[];
     try {
-      return build(match.slice(1).map((part) => decodeURIComponent(part)));
+      parts = match.slice(1).map((part) => decodeURIComponent(part));
     } catch {
-      return undefined;
+      throw new BerthError('PATH_INVALID', 'the path is not valid percent-encoded UTF-8', null);
     }
+    return build(parts);
   }
   return undefined;
 }
