@@ -54,6 +54,19 @@ export async function sampleDigests(file: string): Promise<{ manifest_digest: st
   return digests.find((d) => d.file === file)!;
 }
 
+/**
+ * `<cmd> login [flags] -u ci --password-stdin <registry>`: the secret goes through stdin, never on a
+ * command line (`ps` would show it). Resolves with the exit code and what the client printed.
+ */
+export async function clientLogin(cmd: string, flags: string[], registry: string, secret: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  const child = execFile(cmd, ['login', ...flags, '-u', 'ci', '--password-stdin', registry], { env });
+  child.stdin!.end(secret);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stderr };
+}
+
 export async function skopeo(args: string[]): Promise<Buffer> {
   const { stdout } = await execFileP('skopeo', ['--insecure-policy', ...args], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
   return stdout;
