@@ -5,10 +5,9 @@
 // except under .ci/run, which installs them all and requires them (BERTH_TEST_REQUIRE_CLIENTS=1).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { clientLogin, dirFiles, dockerRef, execFileP, sample, sampleDigests, skopeo, tarFiles, withClient } from './helpers/clients.js';
+import { clientLogin, dirFiles, tempDir, dockerRef, execFileP, sample, sampleDigests, skopeo, tarFiles, withClient } from './helpers/clients.js';
 import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
 
 const test = anyTest as TestFn<{ berth: TestServer }>;
@@ -27,12 +26,6 @@ test.before(async (t) => {
 test.after.always(async (t) => {
   await t.context.berth?.close();
 });
-
-async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** A sample tar of a skopeo dir: folder, written out as the folder itself. */
 async function sampleFolder(t: ExecutionContext, file: string): Promise<{ dir: string; files: Map<string, Buffer> }> {

@@ -4,10 +4,9 @@
 // records the pushing token. Clients that are not installed are skipped with a warning, except under
 // .ci/run, which installs them all and requires them (BERTH_TEST_REQUIRE_CLIENTS=1).
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { clientLogin, execFileP, sample, sampleDigests, withClient } from './helpers/clients.js';
+import { clientLogin, execFileP, sample, sampleDigests, tempDir, withClient } from './helpers/clients.js';
 import { startBerth, type TestServer } from './helpers/server.js';
 
 interface Context {
@@ -41,12 +40,6 @@ test.before(async (t) => {
 test.after.always(async (t) => {
   await t.context.berth?.close();
 });
-
-async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function login(t: ExecutionContext<Context>, cmd: string, flags: string[], secret: string, env: NodeJS.ProcessEnv): Promise<void> {
   const { code, stderr } = await clientLogin(cmd, flags, t.context.registry, secret, env);

@@ -5,11 +5,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import type { TestFn } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import tar from 'tar-stream';
 import { READERS } from '../../src/archive/formats/index.js';
 import type { TestServer } from './server.js';
@@ -70,6 +71,13 @@ export async function clientLogin(cmd: string, flags: string[], registry: string
 export async function skopeo(args: string[]): Promise<Buffer> {
   const { stdout } = await execFileP('skopeo', ['--insecure-policy', ...args], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
   return stdout;
+}
+
+/** A temporary folder that goes when the test ends. */
+export async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** `docker://127.0.0.1:<port>/<name>` */
