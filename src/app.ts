@@ -8,6 +8,7 @@ import { apiRouter, apiRoutes } from './http/api/routes.js';
 import { authenticate, tokenAuthenticator } from './http/auth.js';
 import { accessLog, apiErrors, requestId } from './http/middleware.js';
 import { registryStack } from './http/registry/routes.js';
+import { formRedirect, UiSessions, uiStack } from './http/ui/index.js';
 
 const HEALTH_TIMEOUT_MS = 1500;
 
@@ -50,9 +51,19 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   const authn = tokenAuthenticator(deps, deps.adminToken);
+  const sessions = new UiSessions(deps.adminToken, authn);
   const api = apiRouter(apiRoutes(deps));
-  const apiStack = compose([apiErrors(deps.log), authenticate(authn, { allowBasic: false }), api.routes() as Koa.Middleware, api.allowedMethods() as Koa.Middleware]);
+  const apiStack = compose([
+    formRedirect(),
+    apiErrors(deps.log),
+    authenticate(authn, { allowBasic: false, session: (ctx) => sessions.forApi(ctx) }),
+    api.routes() as Koa.Middleware,
+    api.allowedMethods() as Koa.Middleware,
+  ]);
   app.use(async (ctx, next) => (ctx.path.startsWith('/api/') ? apiStack(ctx, async () => undefined) : next()));
+
+  const ui = uiStack(deps, sessions);
+  app.use(async (ctx, next) => (ctx.path === '/ui' || ctx.path.startsWith('/ui/') ? ui(ctx, async () => undefined) : next()));
 
   const registry = registryStack(deps, authn);
   app.use(async (ctx, next) => (ctx.path === '/v2' || ctx.path.startsWith('/v2/') ? registry(ctx, async () => undefined) : next()));

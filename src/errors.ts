@@ -41,6 +41,8 @@ interface ErrorDescriptor {
 export const ERRORS = {
   UNAUTHORIZED: { status: 401, oci: 'UNAUTHORIZED' },
   DENIED: { status: 403, oci: 'DENIED' },
+  // a change sent with the web pages' session cookie but without its CSRF token (or with a wrong one)
+  CSRF_INVALID: { status: 403, oci: 'DENIED' },
   NOT_FOUND: { status: 404, oci: 'NOT_FOUND' },
   NAME_INVALID: { status: 400, oci: 'NAME_INVALID' },
   NAME_UNKNOWN: { status: 404, oci: 'NAME_UNKNOWN' },

@@ -1,4 +1,5 @@
 // Import (and push) reports: one row per upload, from running to completed or failed.
+import type { Knex } from 'knex';
 import type { NameFilter } from '../core/policy.js';
 import { type Q, now, whereNames } from './common.js';
 import type { ImportRow } from './rows.js';
@@ -20,15 +21,60 @@ export async function findImport(q: Q, id: string): Promise<ImportRow | undefine
   return q<ImportRow>('imports').where({ id }).first();
 }
 
-export async function listImports(
-  q: Q,
-  opts: { repository?: string; status?: string; limit: number; before?: string; visible: NameFilter },
-): Promise<ImportRow[]> {
-  const query = whereNames(q<ImportRow>('imports'), 'repository', opts.visible).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(opts.limit);
-  if (opts.repository !== undefined) query.where('repository', opts.repository);
-  if (opts.status !== undefined) query.where('status', opts.status);
-  if (opts.before !== undefined) query.where('created_at', '<', opts.before);
+/** Which reports a listing takes; every field narrows it. Times are ISO-8601 UTC strings. */
+export interface ImportFilter {
+  /** the repositories the caller may pull (core/policy.ts pullable) */
+  visible: NameFilter;
+  repository?: string;
+  status?: string;
+  format?: string;
+  actor?: string;
+  /** created at or after this time */
+  since?: string;
+  /** created before this time */
+  before?: string;
+}
+
+function filtered(q: Q, f: ImportFilter): Knex.QueryBuilder {
+  const query = whereNames(q('imports'), 'repository', f.visible);
+  if (f.repository !== undefined) query.where('repository', f.repository);
+  if (f.status !== undefined) query.where('status', f.status);
+  if (f.format !== undefined) query.where('format', f.format);
+  if (f.actor !== undefined) query.where('actor', f.actor);
+  if (f.since !== undefined) query.where('created_at', '>=', f.since);
+  if (f.before !== undefined) query.where('created_at', '<', f.before);
   return query;
+}
+
+/** Reports newest first. */
+export async function listImports(q: Q, f: ImportFilter & { limit: number; offset?: number }): Promise<ImportRow[]> {
+  return filtered(q, f)
+    .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+    .limit(f.limit)
+    .offset(f.offset ?? 0);
+}
+
+export interface ImportDay {
+  /** YYYY-MM-DD (UTC) */
+  day: string;
+  status: ImportRow['status'];
+  count: number;
+  bytes: number;
+}
+
+/**
+ * Reports per day (UTC) and status, with the bytes they received, oldest day first. The day is the
+ * first ten characters of the ISO-8601 `created_at`, so one query serves SQLite and PostgreSQL.
+ */
+export async function importsPerDay(q: Q, f: ImportFilter): Promise<ImportDay[]> {
+  const day = 'substr(created_at, 1, 10)';
+  const rows: Array<{ day: string; status: ImportRow['status']; count: number | string; bytes: number | string | null }> = await filtered(q, f)
+    .select(q.raw(`${day} as day`), 'status')
+    .count({ count: '*' })
+    .sum({ bytes: 'bytes_received' })
+    .groupByRaw(`${day}, status`)
+    .orderByRaw(day);
+  return rows.map((r) => ({ day: r.day, status: r.status, count: Number(r.count), bytes: Number(r.bytes ?? 0) }));
 }
 
 /** Marks every running import failed (SQLite: they are all from before this start); returns how many. */

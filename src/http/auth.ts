@@ -39,13 +39,26 @@ function presentedSecret(header: string, allowBasic: boolean): string | undefine
 
 /**
  * Sets `ctx.state.principal` from the Authorization header, or fails UNAUTHORIZED. `/v2` takes Basic
- * too; a secret in a query string is never read.
+ * too; a secret in a query string is never read. /api also takes the web pages' session cookie, but
+ * only with its CSRF token (http/ui/session.ts).
  */
-export function authenticate(authn: Authenticator, opts: { allowBasic: boolean }) {
+export function authenticate(
+  authn: Authenticator,
+  opts: {
+    allowBasic: boolean;
+    /** without an Authorization header: the web pages' session (cookie plus CSRF token), if any */
+    session?: (ctx: Context) => Promise<Principal | undefined>;
+  },
+) {
   const hint = opts.allowBasic ? 'authentication required' : 'authentication required: Authorization: Bearer <token>';
   return async (ctx: Context, next: Next): Promise<void> => {
     const header = ctx.get('Authorization');
-    if (header === '') throw new BerthError('UNAUTHORIZED', hint, null);
+    if (header === '') {
+      const principal = opts.session ? await opts.session(ctx) : undefined;
+      if (!principal) throw new BerthError('UNAUTHORIZED', hint, null);
+      ctx.state.principal = principal;
+      return next();
+    }
     const secret = presentedSecret(header, opts.allowBasic);
     const principal = secret === undefined ? undefined : await authn(secret);
     if (!principal) throw new BerthError('UNAUTHORIZED', opts.allowBasic ? 'invalid credentials' : 'invalid token', null);

@@ -6,7 +6,6 @@ import { Readable } from 'node:stream';
 import type { StagingArea } from '../blobs/store.js';
 import { type Digest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
-import type { NameFilter } from '../core/policy.js';
 import { parseTag, type Tag } from '../core/names.js';
 import { pickReader } from '../archive/formats/index.js';
 import type { ImportPlan, ReaderContext } from '../archive/plan.js';
@@ -38,7 +37,7 @@ export interface ImportReport {
   finished_at: string | null;
   duration_ms: number | null;
   error: ErrorBody | null;
-  /** the name of the token that uploaded it (null for reports made before actors were kept) */
+  /** the name of the token that sent it (null for reports made before actors were kept) */
   actor: string | null;
 }
 
@@ -73,15 +72,30 @@ export async function importRepository(s: Services, id: string): Promise<string>
   return (await getImport(s, id)).repository;
 }
 
-/** Reports newest first, of the repositories `visible` lets through. */
-export async function listImports(
-  s: Services,
-  opts: { repository?: string; status?: string; limit: number; before?: string; visible: NameFilter },
-): Promise<ImportReport[]> {
-  if (opts.status !== undefined && !['running', 'completed', 'failed'].includes(opts.status)) {
-    throw new BerthError('BODY_INVALID', 'status must be running, completed or failed', { status: opts.status.slice(0, 50) });
+const STATUSES = ['running', 'completed', 'failed'];
+
+function checkFilter(f: importsDb.ImportFilter): void {
+  if (f.status !== undefined && !STATUSES.includes(f.status)) {
+    throw new BerthError('BODY_INVALID', 'status must be running, completed or failed', { status: f.status.slice(0, 50) });
   }
-  return (await importsDb.listImports(s.db, opts)).map(reportFromRow);
+  for (const key of ['since', 'before'] as const) {
+    const value = f[key];
+    if (value !== undefined && (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+Z)?$/.test(value) || Number.isNaN(Date.parse(value)))) {
+      throw new BerthError('BODY_INVALID', `${key} must be an ISO-8601 UTC date or time`, { [key]: value.slice(0, 50) });
+    }
+  }
+}
+
+/** Reports newest first, narrowed by `f` (see db/imports.ts ImportFilter). */
+export async function listImports(s: Services, f: importsDb.ImportFilter & { limit: number; offset?: number }): Promise<ImportReport[]> {
+  checkFilter(f);
+  return (await importsDb.listImports(s.db, f)).map(reportFromRow);
+}
+
+/** Reports per UTC day and status with their bytes, oldest day first, narrowed by `f`. */
+export async function importsPerDay(s: Services, f: importsDb.ImportFilter): Promise<importsDb.ImportDay[]> {
+  checkFilter(f);
+  return importsDb.importsPerDay(s.db, f);
 }
 
 /** An upload body as the HTTP layer reads it; the service drives it, so the session never leaves here. */
@@ -110,7 +124,8 @@ export async function importArchive(s: Services, rawName: string, body: ImportBo
       archive: (stream) => session.receiveArchive(stream),
       field: (name, value) => {
         if (name !== 'tag') throw new BerthError('BODY_INVALID', 'unknown form field', { field: name.slice(0, 100) });
-        session.setTag(value);
+        // An empty tag field is no tag, as `?tag=` is: what an HTML form sends when the tag is left blank.
+        if (value !== '') session.setTag(value);
       },
     });
     return await session.complete();

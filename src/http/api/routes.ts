@@ -204,23 +204,20 @@ export function apiRoutes(s: Services): ApiRoute[] {
         LIMIT,
         { name: 'repository', type: 'string', description: 'only this repository' },
         { name: 'status', type: 'string', description: 'running, completed or failed' },
+        { name: 'format', type: 'string', description: 'skopeo-dir, docker-archive, oci-layout or push' },
+        { name: 'actor', type: 'string', description: 'the name of the token that sent it' },
+        { name: 'since', type: 'string', description: 'created at or after this ISO-8601 time' },
         { name: 'before', type: 'string', description: 'created before this ISO-8601 time' },
       ],
       response: { status: 200, schema: 'ImportList' },
       errors: ['BODY_INVALID'],
       handle: async (ctx, _p, principal) => {
-        const repository = queryString(ctx, 'repository');
-        const status = queryString(ctx, 'status');
-        const before = queryString(ctx, 'before');
-        ctx.body = {
-          imports: await listImports(s, {
-            limit: queryInt(ctx, 'limit', 50, 1, 1000),
-            visible: pullable(principal),
-            ...(repository !== undefined ? { repository } : {}),
-            ...(status !== undefined ? { status } : {}),
-            ...(before !== undefined ? { before } : {}),
-          }),
-        };
+        const filter: Record<string, string> = {};
+        for (const key of ['repository', 'status', 'format', 'actor', 'since', 'before'] as const) {
+          const value = queryString(ctx, key);
+          if (value !== undefined) filter[key] = value;
+        }
+        ctx.body = { imports: await listImports(s, { ...filter, visible: pullable(principal), limit: queryInt(ctx, 'limit', 50, 1, 1000) }) };
       },
     },
     {

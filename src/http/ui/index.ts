@@ -1,0 +1,406 @@
+// The admin web pages under /ui: server-rendered HTML from the same services as /api, readable
+// without JavaScript (one small script draws the upload's progress bar). Every page route declares
+// the action it needs, like the /api route table, and authorize() (http/auth.ts, core/policy.ts)
+// decides; listings are cut to what the signed-in token may pull, in the database.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import Router from '@koa/router';
+import type { Context, Middleware, Next } from 'koa';
+import compose from 'koa-compose';
+import { type Action, may, type Principal, pullable } from '../../core/policy.js';
+import { BerthError, ERRORS, toErrorBody } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Services } from '../../services/deps.js';
+import { getImport, importsPerDay, listImports } from '../../services/imports.js';
+import * as repos from '../../services/repositories.js';
+import * as tokens from '../../services/tokens.js';
+import { queryInt, queryString, readForm } from '../api/body.js';
+import { authorize } from '../auth.js';
+import { chartDays, importsChart } from './chart.js';
+import { type PageData, render, STATIC_DIR } from './render.js';
+import { type UiSession, UiSessions } from './session.js';
+
+export { UiSessions };
+
+const PAGE = 50;
+const DAY_MS = 86_400_000;
+const CHART_DAYS = 30;
+const CHART_MAX_DAYS = 92;
+export const FORMATS = ['skopeo-dir', 'docker-archive', 'oci-layout', 'push'];
+
+const SECURITY_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+};
+
+const STATIC_FILES: Record<string, string> = { 'ui.css': 'text/css; charset=utf-8', 'upload.js': 'text/javascript; charset=utf-8' };
+
+interface UiRoute {
+  method: 'GET' | 'POST';
+  pattern: RegExp;
+  params: string[];
+  action: Action;
+  /** the param naming the repository the action is on */
+  repository?: string;
+  handle(ctx: Context, p: Record<string, string>, session: UiSession): Promise<void>;
+}
+
+const isAdmin = (p: Principal): boolean => may(p, 'admin');
+
+function page(ctx: Context, view: string, session: UiSession | undefined, data: PageData, status = 200): void {
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = render(view, {
+    ...data,
+    ...(session ? { user: { name: session.principal.name, admin: isAdmin(session.principal) }, csrf: session.csrf } : {}),
+  });
+}
+
+/** A YYYY-MM-DD query parameter, or undefined. */
+function dateParam(ctx: Context, name: string): string | undefined {
+  const value = queryString(ctx, name);
+  if (value === undefined) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+    throw new BerthError('BODY_INVALID', `${name} must be a date (YYYY-MM-DD)`, { [name]: value.slice(0, 40) });
+  }
+  return value;
+}
+
+const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
+
+function routes(s: Services, sessions: UiSessions): UiRoute[] {
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/ui\/imports$/,
+      params: [],
+      action: 'pull',
+      handle: async (ctx, _p, session) => {
+        const visible = pullable(session.principal);
+        const filter = {
+          repository: queryString(ctx, 'repository'),
+          status: queryString(ctx, 'status'),
+          format: queryString(ctx, 'format'),
+          actor: queryString(ctx, 'actor'),
+        };
+        const from = dateParam(ctx, 'from');
+        const to = dateParam(ctx, 'to');
+        const pageNo = queryInt(ctx, 'page', 1, 1, 100_000);
+        const defined = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as Record<string, string>;
+        const since = from !== undefined ? `${from}T00:00:00.000Z` : undefined;
+        const before = to !== undefined ? `${dayOf(Date.parse(`${to}T00:00:00Z`) + DAY_MS)}T00:00:00.000Z` : undefined;
+        const rows = await listImports(s, {
+          ...defined,
+          ...(since !== undefined ? { since } : {}),
+          ...(before !== undefined ? { before } : {}),
+          visible,
+          limit: PAGE + 1,
+          offset: (pageNo - 1) * PAGE,
+        });
+        // The chart: the filter's days, or the last 30 days up to its end; at most 92 days.
+        const lastDay = to ?? dayOf(Date.now());
+        let firstDay = from ?? dayOf(Date.parse(`${lastDay}T00:00:00Z`) - (CHART_DAYS - 1) * DAY_MS);
+        if (firstDay > lastDay) firstDay = lastDay;
+        if (Date.parse(`${lastDay}T00:00:00Z`) - Date.parse(`${firstDay}T00:00:00Z`) > (CHART_MAX_DAYS - 1) * DAY_MS) {
+          firstDay = dayOf(Date.parse(`${lastDay}T00:00:00Z`) - (CHART_MAX_DAYS - 1) * DAY_MS);
+        }
+        const perDay = await importsPerDay(s, {
+          ...defined,
+          visible,
+          since: `${firstDay}T00:00:00.000Z`,
+          before: `${dayOf(Date.parse(`${lastDay}T00:00:00Z`) + DAY_MS)}T00:00:00.000Z`,
+        });
+        const days = chartDays(perDay, firstDay, lastDay);
+        page(ctx, 'imports', session, {
+          title: 'Imports',
+          nav: 'imports',
+          filter: { ...filter, from, to },
+          formats: FORMATS,
+          imports: rows.slice(0, PAGE),
+          pageNo,
+          more: rows.length > PAGE,
+          chart: importsChart(days),
+          days,
+        });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/ui\/imports\/([^/]+)$/,
+      params: ['id'],
+      action: 'pull',
+      handle: async (ctx, p, session) => {
+        const report = await getImport(s, p.id!);
+        try {
+          authorize(ctx, 'pull', report.repository);
+        } catch (err) {
+          // A report of a repository this token may not pull does not exist for it.
+          if (err instanceof BerthError) throw new BerthError('IMPORT_UNKNOWN', 'no import with this id', { id: p.id!.slice(0, 100) });
+          throw err;
+        }
+        page(ctx, 'report', session, { title: `Import ${report.id}`, nav: 'imports', report });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/ui\/repositories$/,
+      params: [],
+      action: 'pull',
+      handle: async (ctx, _p, session) => {
+        const after = queryString(ctx, 'after');
+        const rows = await repos.listRepositories(s, { limit: PAGE + 1, visible: pullable(session.principal), ...(after !== undefined ? { after } : {}) });
+        const list = rows.slice(0, PAGE);
+        page(ctx, 'repositories', session, {
+          title: 'Repositories',
+          nav: 'repositories',
+          repositories: list,
+          next: rows.length > PAGE ? list[list.length - 1]!.name : undefined,
+          after,
+        });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/ui\/repositories\/(.+)\/-\/versions\/(\d+)$/,
+      params: ['name', 'number'],
+      action: 'pull',
+      repository: 'name',
+      handle: async (ctx, p, session) => {
+        const [version, repo] = await Promise.all([repos.getVersion(s, p.name!, Number(p.number)), repos.getRepositoryRow(s, p.name!)]);
+        page(ctx, 'version', session, { title: `${version.repository} version ${version.number}`, nav: 'repositories', version, latest: repo.latest_version });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/ui\/repositories\/(.+)$/,
+      params: ['name'],
+      action: 'pull',
+      repository: 'name',
+      handle: async (ctx, p, session) => {
+        const repo = repos.repositoryView(await repos.getRepositoryRow(s, p.name!));
+        const pageNo = queryInt(ctx, 'page', 1, 1, 1_000_000);
+        const [tags, versions] = await Promise.all([
+          repos.listTags(s, repo.name),
+          repos.listVersions(s, repo.name, { limit: PAGE, offset: (pageNo - 1) * PAGE }),
+        ]);
+        page(ctx, 'repository', session, {
+          title: repo.name,
+          nav: 'repositories',
+          repo,
+          tags,
+          versions,
+          pageNo,
+          more: pageNo * PAGE < repo.latest_version + 1,
+          canPush: may(session.principal, 'push', repo.name),
+          importUrl: `/api/v1/repositories/${repo.name}/imports`,
+        });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/ui\/tokens$/,
+      params: [],
+      action: 'admin',
+      handle: async (ctx, _p, session) => tokensPage(s, ctx, session, {}),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/ui\/tokens$/,
+      params: [],
+      action: 'admin',
+      handle: async (ctx, _p, session) => {
+        const form = await readForm(ctx);
+        sessions.check(session, form.get('csrf') ?? undefined);
+        const values = { name: form.get('name') ?? '', scopes: form.get('scopes') ?? '', expires: form.get('expires') ?? '' };
+        try {
+          const expires = values.expires.trim();
+          const created = await tokens.createToken(
+            s,
+            {
+              name: values.name.trim(),
+              scopes: parseScopeLines(values.scopes),
+              ...(expires !== '' ? { expires_at: /^\d{4}-\d{2}-\d{2}$/.test(expires) ? `${expires}T00:00:00Z` : expires } : {}),
+            },
+            session.principal.name,
+          );
+          // The secret is in this answer only: never in a URL, a redirect or a log.
+          await tokensPage(s, ctx, session, { created });
+        } catch (err) {
+          if (!(err instanceof BerthError) || ERRORS[err.code].status >= 500) throw err;
+          await tokensPage(s, ctx, session, { failed: toErrorBody(err), values }, ERRORS[err.code].status);
+        }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/ui\/tokens\/(\d{1,9})\/revoke$/,
+      params: ['id'],
+      action: 'admin',
+      handle: async (ctx, p, session) => {
+        sessions.check(session, (await readForm(ctx)).get('csrf') ?? undefined);
+        await tokens.revokeToken(s, p.id!);
+        ctx.redirect('/ui/tokens');
+        ctx.status = 303;
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/ui\/sign-out$/,
+      params: [],
+      action: 'pull',
+      handle: async (ctx, _p, session) => {
+        sessions.check(session, (await readForm(ctx)).get('csrf') ?? undefined);
+        sessions.signOut(ctx);
+        ctx.redirect('/ui/sign-in');
+        ctx.status = 303;
+      },
+    },
+  ];
+}
+
+/**
+ * The token form's scopes: one per line, a repository pattern and its actions, e.g. `team/* pull,push`
+ * (commas or spaces). The tokens service checks them as it checks POST /api/v1/tokens.
+ */
+function parseScopeLines(text: string): Array<{ repositories: string; actions: string[] }> {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [repositories = '', ...actions] = line.split(/[\s,]+/);
+      return { repositories, actions };
+    });
+}
+
+async function tokensPage(
+  s: Services,
+  ctx: Context,
+  session: UiSession,
+  extra: { created?: tokens.NewToken; failed?: ReturnType<typeof toErrorBody>; values?: Record<string, string> },
+  status = 200,
+): Promise<void> {
+  page(ctx, 'tokens', session, { title: 'Tokens', nav: 'tokens', tokens: await tokens.listTokens(s), ...extra }, status);
+}
+
+/** HTML error pages; an unauthenticated GET goes to the sign-in page and comes back after it. */
+function uiErrors(log: Logger, sessions: UiSessions) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new BerthError('NOT_FOUND', 'no such page', { path: ctx.path.slice(0, 200) });
+    } catch (err) {
+      const body = toErrorBody(err);
+      if (body.code === 'INTERNAL') log.error({ request_id: ctx.state.requestId, err }, 'internal error');
+      if (body.code === 'UNAUTHORIZED' && ctx.method === 'GET') {
+        ctx.redirect(`/ui/sign-in?next=${encodeURIComponent(ctx.originalUrl)}`);
+        ctx.status = 303;
+        return;
+      }
+      const session = (ctx.state.uiSessionRead as UiSession | undefined) ?? (await sessions.read(ctx).catch(() => undefined));
+      page(ctx, 'error', session, { title: `Error ${ERRORS[body.code].status}`, error: body, status: ERRORS[body.code].status }, ERRORS[body.code].status);
+    }
+  };
+}
+
+/** Where to go after signing in: a /ui page of this site, never another site. */
+function safeNext(next: string | null): string {
+  return next !== null && /^\/ui\/[^/\\]/.test(next) && !next.startsWith('/ui/sign-') ? next : '/ui/imports';
+}
+
+function signInRoutes(sessions: UiSessions): Router {
+  const router = new Router();
+  router.get('/ui/sign-in', async (ctx) => {
+    page(ctx, 'sign-in', undefined, { title: 'Sign in', next: safeNext(queryString(ctx, 'next') ?? null), signInCsrf: sessions.signInCsrf(ctx) });
+  });
+  router.post('/ui/sign-in', async (ctx) => {
+    const form = await readForm(ctx);
+    sessions.checkSignIn(ctx, form.get('csrf') ?? undefined);
+    const next = safeNext(form.get('next'));
+    const principal = await sessions.signIn(ctx, (form.get('token') ?? '').trim());
+    if (!principal) {
+      page(ctx, 'sign-in', undefined, { title: 'Sign in', next, signInCsrf: sessions.signInCsrf(ctx), failed: true }, 401);
+      return;
+    }
+    ctx.redirect(next);
+    ctx.status = 303;
+  });
+  return router;
+}
+
+const staticCache = new Map<string, Buffer>();
+
+/** The whole /ui stack: headers, static files, errors, sign-in, then the signed-in pages. */
+export function uiStack(s: Services, sessions: UiSessions) {
+  const router = new Router();
+  for (const route of routes(s, sessions)) {
+    const add = route.method === 'GET' ? router.get.bind(router) : router.post.bind(router);
+    add(route.pattern, async (ctx: Context) => {
+      const captures = (ctx as Context & { captures?: string[] }).captures ?? [];
+      const values: Record<string, string> = {};
+      route.params.forEach((param, i) => {
+        values[param] = decodeURIComponent(captures[i] ?? '');
+      });
+      const session = ctx.state.uiSessionRead as UiSession;
+      authorize(ctx, route.action, route.repository !== undefined ? values[route.repository] : undefined);
+      await route.handle(ctx, values, session);
+    });
+  }
+  const signIn = signInRoutes(sessions);
+  return compose<Context>([
+    async (ctx: Context, next: Next) => {
+      ctx.set(SECURITY_HEADERS);
+      await next();
+    },
+    async (ctx: Context, next: Next) => {
+      const match = /^\/ui\/static\/([a-z.]+)$/.exec(ctx.path);
+      const type = match ? STATIC_FILES[match[1]!] : undefined;
+      if (!match || type === undefined || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+      let file = staticCache.get(match[1]!);
+      if (!file) {
+        file = await readFile(path.join(STATIC_DIR, match[1]!));
+        staticCache.set(match[1]!, file);
+      }
+      ctx.set('Cache-Control', 'public, max-age=300');
+      ctx.type = type;
+      ctx.body = file;
+    },
+    uiErrors(s.log, sessions),
+    async (ctx: Context, next: Next) => {
+      if (ctx.path === '/ui' || ctx.path === '/ui/') {
+        ctx.redirect('/ui/imports');
+        ctx.status = 303;
+        return;
+      }
+      return next();
+    },
+    signIn.routes() as Middleware,
+    async (ctx: Context, next: Next) => {
+      const session = await sessions.read(ctx);
+      if (!session) throw new BerthError('UNAUTHORIZED', 'sign in first', null);
+      ctx.state.uiSessionRead = session;
+      ctx.state.principal = session.principal;
+      await next();
+    },
+    router.routes() as Middleware,
+    router.allowedMethods() as Middleware,
+  ]);
+}
+
+/**
+ * The upload form without JavaScript: a browser that posted it to the import endpoint (session
+ * cookie, `csrf` in the query) and wants HTML is sent to the report page instead of the JSON.
+ */
+export function formRedirect() {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    await next();
+    const report = ctx.body as { id?: unknown; status?: unknown } | undefined;
+    if (ctx.state.uiSession && ctx.method === 'POST' && ctx.accepts('json', 'html') === 'html' && typeof report?.id === 'string' && typeof report.status === 'string') {
+      ctx.redirect(`/ui/imports/${encodeURIComponent(report.id)}`);
+      ctx.status = 303;
+    }
+  };
+}
