@@ -93,6 +93,21 @@ const API: Record<string, Example> = {
     ok: [200],
     request: async (f) => ({ method: 'GET', path: `/api/v1/repositories/${(await f.shared()).name}/versions/1` }),
   },
+  'POST /api/v1/repositories/{name}/preflight': {
+    action: 'push',
+    onRepository: true,
+    ok: [200],
+    request: async (f) => {
+      const repo = await f.shared();
+      return { method: 'POST', path: `/api/v1/repositories/${repo.name}/preflight`, ...json({ digests: [repo.image.configDigest] }) };
+    },
+  },
+  ...Object.fromEntries(
+    (['tags', 'manifests', 'blobs'] as const).map((part): [string, Example] => [
+      `GET /api/v1/repositories/{name}/versions/{number}/${part}`,
+      { action: 'pull', onRepository: true, ok: [200], request: async (f) => ({ method: 'GET', path: `/api/v1/repositories/${(await f.shared()).name}/versions/1/${part}` }) },
+    ]),
+  ),
   'GET /api/v1/repositories/{name}/tags': {
     action: 'pull',
     onRepository: true,
