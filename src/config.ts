@@ -31,6 +31,8 @@ export interface Config {
   readonly requestTimeoutSeconds: number;
   /** an upload body that sends no byte for this long fails with CLIENT_TIMEOUT */
   readonly uploadIdleSeconds: number;
+  /** …as does one that sends fewer bytes a second than this over such a window (0: no minimum) */
+  readonly uploadMinBytesPerSecond: number;
   /** uploads (imports, /v2 blob and manifest bodies) in flight at once in this process; more are 503 */
   readonly maxConcurrentUploads: number;
   /** uploads in flight at once for one token (actor); more are 429 */
@@ -41,6 +43,8 @@ export interface Config {
   readonly decompressionRatioFloorBytes: number;
   /** uploads fail with INSUFFICIENT_STORAGE while the data folder's filesystem has less free space than this */
   readonly minFreeBytes: number;
+  /** most entries an imported archive may hold */
+  readonly maxArchiveEntries: number;
 }
 
 export class ConfigError extends Error {}
@@ -78,10 +82,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     headersTimeoutSeconds: integer(env, 'BERTH_HEADERS_TIMEOUT_SECONDS', 20, 1, 3600),
     requestTimeoutSeconds: integer(env, 'BERTH_REQUEST_TIMEOUT_SECONDS', 6 * 3600, 0, 7 * 24 * 3600),
     uploadIdleSeconds: integer(env, 'BERTH_UPLOAD_IDLE_SECONDS', 60, 1, 24 * 3600),
+    uploadMinBytesPerSecond: integer(env, 'BERTH_UPLOAD_MIN_BYTES_PER_SECOND', 1024, 0, 1024 ** 3),
     maxConcurrentUploads: integer(env, 'BERTH_MAX_CONCURRENT_UPLOADS', 64, 1, 100_000),
     maxUploadsPerToken: integer(env, 'BERTH_MAX_UPLOADS_PER_TOKEN', 16, 1, 100_000),
     maxDecompressionRatio: integer(env, 'BERTH_MAX_DECOMPRESSION_RATIO', 100, 1, 1_000_000),
     decompressionRatioFloorBytes: integer(env, 'BERTH_DECOMPRESSION_RATIO_FLOOR_BYTES', 256 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
     minFreeBytes: integer(env, 'BERTH_MIN_FREE_BYTES', 512 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
+    maxArchiveEntries: integer(env, 'BERTH_MAX_ARCHIVE_ENTRIES', 100_000, 1, 10_000_000),
   });
 }

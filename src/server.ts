@@ -137,22 +137,54 @@ async function lockDataDir(dataDir: string): Promise<{ touch(): Promise<void>; r
   };
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+/** A data folder and its database, opened for one process: held alone with SQLite, migrated. */
+export interface DataFolder {
+  services: Services;
+  /** refreshes berth.pid's time (SQLite), every heartbeat */
+  touch: (() => Promise<void>) | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the data folder (taking its lock with SQLite), the database (migrated) and the blob store:
+ * what the server and `npm run fsck` both start from.
+ */
+export async function openDataFolder(config: Config, log: Logger, instanceId: string): Promise<DataFolder> {
   await fs.mkdir(config.dataDir, { recursive: true });
   const sqlite = config.databaseUrl === undefined;
-  const dataDirLock = sqlite ? await lockDataDir(config.dataDir) : undefined;
+  const lock = sqlite ? await lockDataDir(config.dataDir) : undefined;
   let db: Db | undefined;
-  let instance: Instance | undefined;
   try {
     const blobs = await BlobStore.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
     db = connect({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'berth.db'), log });
     await migrateLatest(db);
-    const services: Services = { config, db, blobs, log, metrics: createMetrics(), instanceId: randomUUID() };
+    const opened = db;
+    return {
+      services: { config, db, blobs, log, metrics: createMetrics(), instanceId },
+      touch: lock?.touch,
+      close: async () => {
+        await opened.destroy();
+        await lock?.release();
+      },
+    };
+  } catch (err) {
+    await db?.destroy();
+    await lock?.release();
+    throw err;
+  }
+}
+
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const sqlite = config.databaseUrl === undefined;
+  const folder = await openDataFolder(config, log, randomUUID());
+  const { services } = folder;
+  let instance: Instance | undefined;
+  try {
     // SQLite: the data folder lock makes this the only process, so everything left running is ours
     // from before. PostgreSQL: other live processes may be importing; only the imports of instances
     // whose heartbeat stopped are failed (services/instances.ts).
     const recovered = sqlite ? await recoverSingleProcess(services) : { interrupted: 0, staging_removed: 0 };
-    instance = new Instance(services, dataDirLock?.touch);
+    instance = new Instance(services, folder.touch);
     const swept = await instance.start();
     const failed = recovered.interrupted + swept.interrupted;
     const removed = recovered.staging_removed + swept.staging_removed;
@@ -179,7 +211,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       'listening',
     );
 
-    const [opened, running] = [db, instance];
+    const running = instance;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> =>
       (closing ??= (async () => {
@@ -189,14 +221,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         await closed;
         clearTimeout(grace);
         await running.stop();
-        await opened.destroy();
-        await dataDirLock?.release();
+        await folder.close();
       })());
     return { url: `http://${host}:${port}`, port, adminToken: token, services, close };
   } catch (err) {
     await instance?.stop();
-    await db?.destroy();
-    await dataDirLock?.release();
+    await folder.close();
     throw err;
   }
 }

@@ -40,6 +40,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   app: ['http', 'services', 'db', 'blobs', 'core'],
   server: ['app', 'services', 'db', 'blobs', 'core'],
   main: ['server'],
+  fsck: ['server', 'services'],
 };
 
 async function importsOf(file: string): Promise<string[]> {

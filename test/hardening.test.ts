@@ -120,6 +120,29 @@ test('an upload that stops sending fails with CLIENT_TIMEOUT after BERTH_UPLOAD_
   }
 });
 
+test('an upload body trickled a byte at a time fails with CLIENT_TIMEOUT once below BERTH_UPLOAD_MIN_BYTES_PER_SECOND', async (t) => {
+  const berth = await startBerth({ BERTH_UPLOAD_IDLE_SECONDS: '2', BERTH_UPLOAD_MIN_BYTES_PER_SECOND: '100' });
+  try {
+    const repo = await berth.newRepository('slow/trickle');
+    const archive = await fs.readFile(SAMPLE);
+    const client = new RawClient(berth.url);
+    await client.write(rawImportHead(repo, ADMIN_TOKEN, archive.length));
+    let sent = 0;
+    const drip = setInterval(() => void client.write(archive.subarray(sent, ++sent)), 100);
+    const answer = await within(10_000, 'trickled upload', client.answer(10_000));
+    clearInterval(drip);
+    client.close();
+    t.is(answer?.status, 408);
+    const report = JSON.parse(answer!.body);
+    t.is(report.error.code, 'CLIENT_TIMEOUT');
+    t.is(report.error.details.min_bytes_per_second, 100);
+    t.true(sent < 100);
+    t.deepEqual(await berth.stagingEntries(), []);
+  } finally {
+    await berth.close();
+  }
+});
+
 test('uploads over the caps answer 429 for one token and 503 overall, with Retry-After', async (t) => {
   const berth = await startBerth({ BERTH_MAX_CONCURRENT_UPLOADS: '3', BERTH_MAX_UPLOADS_PER_TOKEN: '2' });
   const clients: RawClient[] = [];
@@ -205,6 +228,29 @@ test('50 idle uploads do not slow /healthz or a pull for others', async (t) => {
     t.deepEqual(await berth.stagingEntries(), []);
   } finally {
     for (const c of clients) c.close();
+    await berth.close();
+  }
+});
+
+test('an archive of 20,000 small entries imports in seconds; one over BERTH_MAX_ARCHIVE_ENTRIES is 413 naming the rule', async (t) => {
+  const berth = await startBerth({ BERTH_MAX_ARCHIVE_ENTRIES: '20010' });
+  try {
+    const repo = await berth.newRepository('many/app');
+    const image = makeImage();
+    const extra = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `extra/file-${i}`, data: `entry ${i}` }));
+    const many = await tarOf([...dirEntries(image), ...extra(20_000)]);
+    const started = Date.now();
+    const res = await berth.importRaw(repo, many, { tag: 'v1' });
+    const took = Date.now() - started;
+    t.log(`20,004 entries (${many.length} bytes) imported in ${took} ms`);
+    t.is(res.status, 201);
+    t.true(took < 25_000, `took ${took} ms`);
+    const over = await berth.importRaw(repo, await tarOf([...dirEntries(image), ...extra(20_010)]));
+    t.is(over.status, 413);
+    t.is(over.body.error.code, 'UPLOAD_TOO_LARGE');
+    t.is(over.body.error.details.rule, 'BERTH_MAX_ARCHIVE_ENTRIES');
+    t.deepEqual(await berth.stagingEntries(), []);
+  } finally {
     await berth.close();
   }
 });

@@ -37,6 +37,8 @@ export interface ReadArchiveOptions {
   maxRatio?: number;
   /** …once it has decompressed to more than this many bytes */
   ratioFloor?: number;
+  /** most entries an archive may hold (each costs memory in the listing and time to stage) */
+  maxEntries?: number;
   /** called with each chunk's length as it arrives, before decompression */
   onBytes?: (n: number) => void;
   /** called with each regular file once it arrived whole and was hashed (before the archive ends) */
@@ -194,7 +196,12 @@ export async function readArchive(source: Readable, staging: BlobSink, options: 
     feed.catch((err: unknown) => {
       feedError = err;
     });
+    let entries = 0;
     for await (const entry of extract) {
+      if (options.maxEntries !== undefined && ++entries > options.maxEntries) {
+        (entry as unknown as TarSource).resume();
+        throw new BerthError('UPLOAD_TOO_LARGE', 'the archive holds more entries than the configured limit', { rule: 'BERTH_MAX_ARCHIVE_ENTRIES', limit: options.maxEntries });
+      }
       await readEntry(entry as unknown as TarSource, listing, staging, options.onFile);
     }
     await feed;
@@ -229,7 +236,7 @@ async function readEntry(entry: TarSource, listing: ArchiveListing, staging: Blo
       // sink has opened its file, and Node's pipeline does not see that on a streamx stream later.
       const body = new PassThrough();
       pipeline(entry, body).catch(() => undefined);
-      return staging.stage(body, claimedDigest(name), { flushLater: true });
+      return staging.stage(body, claimedDigest(name), { flushLater: true, expectedSize: entry.header.size });
     },
     skip: () => entry.resume(),
   });

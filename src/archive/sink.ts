@@ -13,9 +13,10 @@ export interface ReceivedBlob {
 export interface BlobSink {
   /**
    * Streams `source` in while hashing it. `claimed` is the digest the entry's name claims (a sink that
-   * already holds those bytes may only hash them); `flushLater` lets durability wait for `durable()`.
+   * already holds those bytes may only hash them); `flushLater` lets durability wait for `durable()`;
+   * `expectedSize` is how many bytes the source says it holds (a tar header's size), when known.
    */
-  stage(source: Readable, claimed?: Digest, options?: { flushLater?: boolean }): Promise<ReceivedBlob>;
+  stage(source: Readable, claimed?: Digest, options?: { flushLater?: boolean; expectedSize?: number }): Promise<ReceivedBlob>;
   /** Resolves once every blob received so far is durable (a no-op for a sink that keeps nothing). */
   durable(): Promise<void>;
   /** Reads a received blob back; at most `limit + 1` bytes, so a caller can tell it was too large. */

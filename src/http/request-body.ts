@@ -96,26 +96,52 @@ function borrow(req: Context['req']): { body: Readable; fail(err: Error): void }
 }
 
 /**
- * Fails the upload with CLIENT_TIMEOUT when no byte arrives for `idleMs` while Berth is waiting for
- * the client (not while Berth itself holds the body back). Returns the stop function.
+ * Fails the upload with CLIENT_TIMEOUT when, while Berth waits for the client (not while Berth itself
+ * holds the body back), no byte arrives for `idleMs`, or fewer than `minRate` bytes a second arrive
+ * over a window of `idleMs` (a body trickled a byte a second). Returns the stop function.
  */
-function idleTimer(req: Context['req'], idleMs: number, fail: (err: Error) => void): () => void {
+function idleTimer(req: Context['req'], idleMs: number, minRate: number, fail: (err: Error) => void): () => void {
   const socket = req.socket;
+  const seconds = Math.round(idleMs / 1000);
   let lastRead = socket.bytesRead;
   let lastProgress = Date.now();
+  let windowStart = Date.now();
+  let windowBytes = socket.bytesRead;
   const timer = setInterval(
     () => {
       if (req.complete) return stop();
       const read = socket.bytesRead;
+      const at = Date.now();
       // paused: Berth's own backpressure (the disk is slower than the client); not the client's fault
-      if (read !== lastRead || req.isPaused()) {
+      if (req.isPaused()) {
         lastRead = read;
-        lastProgress = Date.now();
+        lastProgress = at;
+        windowStart = at;
+        windowBytes = read;
         return;
       }
-      if (Date.now() - lastProgress >= idleMs) {
+      if (read !== lastRead) {
+        lastRead = read;
+        lastProgress = at;
+      } else if (at - lastProgress >= idleMs) {
         stop();
-        fail(new BerthError('CLIENT_TIMEOUT', `the client sent nothing for ${Math.round(idleMs / 1000)} s`, { idle_seconds: Math.round(idleMs / 1000) }));
+        fail(new BerthError('CLIENT_TIMEOUT', `the client sent nothing for ${seconds} s`, { idle_seconds: seconds }));
+        return;
+      }
+      if (at - windowStart >= idleMs) {
+        const rate = ((read - windowBytes) * 1000) / (at - windowStart);
+        if (rate < minRate) {
+          stop();
+          fail(
+            new BerthError('CLIENT_TIMEOUT', `the client sent ${Math.floor(rate)} bytes a second over ${seconds} s, below the minimum of ${minRate}`, {
+              idle_seconds: seconds,
+              min_bytes_per_second: minRate,
+            }),
+          );
+          return;
+        }
+        windowStart = at;
+        windowBytes = read;
       }
     },
     Math.max(50, Math.min(1000, Math.floor(idleMs / 4))),
@@ -133,7 +159,7 @@ function idleTimer(req: Context['req'], idleMs: number, fail: (err: Error) => vo
 export async function withUploadBody<T>(s: Services, ctx: Context, token: string, read: (body: Readable) => Promise<T>): Promise<T> {
   const release = gateOf(s).enter(token);
   const { body, fail } = borrow(ctx.req);
-  const stopTimer = idleTimer(ctx.req, s.config.uploadIdleSeconds * 1000, fail);
+  const stopTimer = idleTimer(ctx.req, s.config.uploadIdleSeconds * 1000, s.config.uploadMinBytesPerSecond, fail);
   try {
     return await read(body);
   } catch (err) {

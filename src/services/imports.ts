@@ -214,6 +214,7 @@ class ImportSession {
       maxBytes: this.s.config.maxUploadBytes,
       maxRatio: this.s.config.maxDecompressionRatio,
       ratioFloor: this.s.config.decompressionRatioFloorBytes,
+      maxEntries: this.s.config.maxArchiveEntries,
       onBytes: (n) => {
         this.bytesReceived += n;
       },
