@@ -3,13 +3,11 @@
 // kind `push` with a push report, and what the client pushed pulls back byte for byte. Pushing the
 // same image again makes no version. Clients that are not installed are skipped with a warning,
 // except under .ci/run, which installs them all and requires them (BERTH_TEST_REQUIRE_CLIENTS=1).
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { dirFiles, dockerRef, execFileP, sample, sampleDigests, skopeo, tarFiles, withClient } from './helpers/clients.js';
+import { clientLogin, dirFiles, tempDir, dockerRef, execFileP, sample, sampleDigests, skopeo, tarFiles, withClient } from './helpers/clients.js';
 import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
 
 const test = anyTest as TestFn<{ berth: TestServer }>;
@@ -28,12 +26,6 @@ test.before(async (t) => {
 test.after.always(async (t) => {
   await t.context.berth?.close();
 });
-
-async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** A sample tar of a skopeo dir: folder, written out as the folder itself. */
 async function sampleFolder(t: ExecutionContext, file: string): Promise<{ dir: string; files: Map<string, Buffer> }> {
@@ -138,11 +130,7 @@ skopeoTest('skopeo copy docker-archive: → docker:// pushes the image (layers c
 
 /** Runs a client with the token on standard input for its login, never on its command line. */
 async function login(t: ExecutionContext, cmd: string, flags: string[], registry: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const child = execFile(cmd, ['login', ...flags, '-u', 'ci', '--password-stdin', registry], { env });
-  child.stdin!.end(ADMIN_TOKEN);
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const { code, stderr } = await clientLogin(cmd, flags, registry, ADMIN_TOKEN, env);
   t.is(code, 0, `${cmd} login failed: ${stderr}`);
 }
 

@@ -5,11 +5,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import type { TestFn } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import tar from 'tar-stream';
 import { READERS } from '../../src/archive/formats/index.js';
 import type { TestServer } from './server.js';
@@ -54,9 +55,29 @@ export async function sampleDigests(file: string): Promise<{ manifest_digest: st
   return digests.find((d) => d.file === file)!;
 }
 
+/**
+ * `<cmd> login [flags] -u ci --password-stdin <registry>`: the secret goes through stdin, never on a
+ * command line (`ps` would show it). Resolves with the exit code and what the client printed.
+ */
+export async function clientLogin(cmd: string, flags: string[], registry: string, secret: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  const child = execFile(cmd, ['login', ...flags, '-u', 'ci', '--password-stdin', registry], { env });
+  child.stdin!.end(secret);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stderr };
+}
+
 export async function skopeo(args: string[]): Promise<Buffer> {
   const { stdout } = await execFileP('skopeo', ['--insecure-policy', ...args], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
   return stdout;
+}
+
+/** A temporary folder that goes when the test ends. */
+export async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** `docker://127.0.0.1:<port>/<name>` */
