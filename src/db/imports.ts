@@ -88,9 +88,11 @@ export async function importsPerDay(q: Q, f: ImportFilter): Promise<ImportDay[]>
     .select(q.raw(`${day} as day`), 'status')
     .count({ count: '*' })
     .sum({ bytes: 'bytes_received' })
-    .groupByRaw(`${day}, status`)
-    .orderByRaw(day);
-  return rows.map((r) => ({ day: r.day, status: r.status, count: Number(r.count), bytes: Number(r.bytes ?? 0) }));
+    .groupByRaw(`${day}, status`);
+  // Sorted here rather than in SQL, so that the database may group by hashing.
+  return rows
+    .map((r) => ({ day: r.day, status: r.status, count: Number(r.count), bytes: Number(r.bytes ?? 0) }))
+    .sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
 }
 
 /** Marks every running import failed (SQLite: they are all from before this start); returns how many. */
