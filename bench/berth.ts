@@ -14,6 +14,8 @@ export interface BerthStartOptions {
   tsx: boolean;
   nodeFlags: string[];
   cpuProf: string | undefined;
+  /** more environment, e.g. DATABASE_URL to run on PostgreSQL */
+  env?: Record<string, string>;
 }
 
 /**
@@ -74,6 +76,7 @@ export class BerthProcess {
         BERTH_LOG_LEVEL: 'info',
         BERTH_SHUTDOWN_GRACE_SECONDS: '5',
         ...start.env,
+        ...opts.env,
       },
     });
     let stderr = '';

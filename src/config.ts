@@ -25,6 +25,22 @@ export interface Config {
    * session lives
    */
   readonly uploadTtlSeconds: number;
+  /** request headers must arrive whole within this many seconds (slow-header clients are cut off) */
+  readonly headersTimeoutSeconds: number;
+  /** a whole request (headers and body) must arrive within this many seconds; 0: no limit */
+  readonly requestTimeoutSeconds: number;
+  /** an upload body that sends no byte for this long fails with CLIENT_TIMEOUT */
+  readonly uploadIdleSeconds: number;
+  /** uploads (imports, /v2 blob and manifest bodies) in flight at once in this process; more are 503 */
+  readonly maxConcurrentUploads: number;
+  /** uploads in flight at once for one token (actor); more are 429 */
+  readonly maxUploadsPerToken: number;
+  /** a gzip upload may decompress to at most this many times the bytes received… */
+  readonly maxDecompressionRatio: number;
+  /** …once it has decompressed to more than this many bytes */
+  readonly decompressionRatioFloorBytes: number;
+  /** uploads fail with INSUFFICIENT_STORAGE while the data folder's filesystem has less free space than this */
+  readonly minFreeBytes: number;
 }
 
 export class ConfigError extends Error {}
@@ -59,5 +75,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceSeconds: integer(env, 'BERTH_SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
     instanceTimeoutSeconds: integer(env, 'BERTH_INSTANCE_TIMEOUT_SECONDS', 30, 2, 3600),
     uploadTtlSeconds: integer(env, 'BERTH_UPLOAD_TTL_SECONDS', 24 * 3600, 1, 365 * 24 * 3600),
+    headersTimeoutSeconds: integer(env, 'BERTH_HEADERS_TIMEOUT_SECONDS', 20, 1, 3600),
+    requestTimeoutSeconds: integer(env, 'BERTH_REQUEST_TIMEOUT_SECONDS', 6 * 3600, 0, 7 * 24 * 3600),
+    uploadIdleSeconds: integer(env, 'BERTH_UPLOAD_IDLE_SECONDS', 60, 1, 24 * 3600),
+    maxConcurrentUploads: integer(env, 'BERTH_MAX_CONCURRENT_UPLOADS', 64, 1, 100_000),
+    maxUploadsPerToken: integer(env, 'BERTH_MAX_UPLOADS_PER_TOKEN', 16, 1, 100_000),
+    maxDecompressionRatio: integer(env, 'BERTH_MAX_DECOMPRESSION_RATIO', 100, 1, 1_000_000),
+    decompressionRatioFloorBytes: integer(env, 'BERTH_DECOMPRESSION_RATIO_FLOOR_BYTES', 256 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
+    minFreeBytes: integer(env, 'BERTH_MIN_FREE_BYTES', 512 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
   });
 }

@@ -35,6 +35,8 @@ export class BerthError extends Error {
 interface ErrorDescriptor {
   status: number;
   oci: string;
+  /** seconds a client should wait before trying again (the answer's Retry-After header) */
+  retryAfter?: number;
 }
 
 /** code → HTTP status and OCI error code. The codes are part of the API contract: never rename one. */
@@ -80,11 +82,19 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, oci: 'UNSUPPORTED' },
   UPLOAD_TOO_LARGE: { status: 413, oci: 'SIZE_INVALID' },
   INSUFFICIENT_STORAGE: { status: 507, oci: 'UNSUPPORTED' },
+  // a path that is not valid percent-encoded UTF-8
+  PATH_INVALID: { status: 400, oci: 'NAME_INVALID' },
+  // an upload whose client sent nothing for BERTH_UPLOAD_IDLE_SECONDS
+  CLIENT_TIMEOUT: { status: 408, oci: 'UNSUPPORTED' },
+  // uploads in flight: BERTH_MAX_UPLOADS_PER_TOKEN for one token, BERTH_MAX_CONCURRENT_UPLOADS in all
+  TOO_MANY_UPLOADS: { status: 429, oci: 'TOOMANYREQUESTS', retryAfter: 5 },
+  UPLOADS_BUSY: { status: 503, oci: 'TOOMANYREQUESTS', retryAfter: 5 },
   CLIENT_ABORTED: { status: 499, oci: 'UNSUPPORTED' },
   INTERRUPTED: { status: 500, oci: 'UNKNOWN' },
-  UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE' },
-  // the metadata database cannot be reached (refused, terminated, timed out); retry later
-  DATABASE_UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE' },
+  UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE', retryAfter: 5 },
+  // the metadata database cannot be reached (refused, terminated, timed out, locked by another
+  // process), or its SQLite file was removed or replaced under the running service; retry later
+  DATABASE_UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE', retryAfter: 5 },
   INTERNAL: { status: 500, oci: 'UNKNOWN' },
 } as const satisfies Record<string, ErrorDescriptor>;
 
@@ -96,10 +106,42 @@ export interface ErrorBody {
   details: ErrorDetails;
 }
 
+/**
+ * System and driver errors that have an answer of their own, whichever layer met them: a full disk
+ * (the blob store's or SQLite's), a database locked or busy, a path that does not decode.
+ */
+export function fromSystemError(err: unknown): BerthError | undefined {
+  if (err instanceof BerthError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'SQLITE_FULL':
+      return new BerthError('INSUFFICIENT_STORAGE', 'no space left on the data folder\'s disk', null);
+    case 'SQLITE_BUSY':
+    case 'SQLITE_LOCKED':
+      return new BerthError('DATABASE_UNAVAILABLE', 'the database is locked by another process; try again later', { reason: code });
+    case 'SQLITE_CANTOPEN':
+    case 'SQLITE_READONLY':
+      return new BerthError('DATABASE_UNAVAILABLE', 'the database file cannot be written; try again later', { reason: code });
+  }
+  if (err instanceof URIError) return new BerthError('PATH_INVALID', 'the path is not valid percent-encoded UTF-8', null);
+  return undefined;
+}
+
 /** Turns anything thrown into the `{ code, message, details }` that responses and reports carry. */
 export function toErrorBody(err: unknown): ErrorBody {
-  if (err instanceof BerthError) return { code: err.code, message: err.message, details: err.details };
+  const known = fromSystemError(err);
+  if (known) return { code: known.code, message: known.message, details: known.details };
   return { code: 'INTERNAL', message: 'internal error', details: null };
+}
+
+/** The headers an error's answer carries: its own, and Retry-After from the table. */
+export function errorHeaders(err: unknown): Record<string, string> {
+  const known = fromSystemError(err);
+  if (!known) return {};
+  const retry = (ERRORS[known.code] as ErrorDescriptor).retryAfter;
+  return { ...(retry !== undefined ? { 'Retry-After': String(retry) } : {}), ...known.headers };
 }
 
 export function isClientAbort(err: unknown): boolean {

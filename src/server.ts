@@ -4,9 +4,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import sqlite3 from 'sqlite3';
 import { createApp } from './app.js';
 import { BlobStore } from './blobs/store.js';
 import type { Config } from './config.js';
@@ -65,91 +66,85 @@ interface PidFile {
 
 export class DataDirInUseError extends Error {}
 
-async function readPidFile(file: string): Promise<{ holder: Partial<PidFile>; ageMs: number } | undefined> {
+async function readPidFile(file: string): Promise<{ holder: Partial<PidFile> } | undefined> {
   try {
-    const [text, stat] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
-    let holder: Partial<PidFile> = {};
+    const text = await fs.readFile(file, 'utf8');
     try {
-      holder = JSON.parse(text) as Partial<PidFile>;
+      return { holder: JSON.parse(text) as Partial<PidFile> };
     } catch {
-      // a torn write; judged by its age alone
+      return { holder: {} }; // a torn write
     }
-    return { holder, ageMs: Date.now() - stat.mtimeMs };
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') return undefined;
     throw err;
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === 'EPERM';
-  }
+
+/**
+ * An exclusive lock on `<dataDir>/berth.lock` for the life of the process: SQLite's own file lock
+ * (fcntl), taken by a connection in exclusive locking mode inside a transaction it never ends. The
+ * operating system drops it when the process ends, however it ends (kill -9 included); removing
+ * berth.pid does not defeat it. Resolves to the holding connection, or undefined when another
+ * process holds the lock.
+ */
+function takeOsLock(file: string): Promise<sqlite3.Database | undefined> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(file, (openErr) => {
+      if (openErr) return reject(openErr);
+      db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = OFF; BEGIN EXCLUSIVE;', (err) => {
+        if (!err) return resolve(db);
+        db.close(() => ((err as { code?: string }).code === 'SQLITE_BUSY' ? resolve(undefined) : reject(err)));
+      });
+    });
+  });
 }
 
 /**
- * SQLite and one data folder make one process: `<dataDir>/berth.pid` names the holder, and the holder
- * touches it every heartbeat. A start is refused while the holder is alive: on the same host its pid
- * still runs; on another host (a shared folder) it touched the file within the instance timeout.
- * A file left by a crash is taken over. Returns the touch and release functions.
+ * SQLite and one data folder make one process. The exclusive OS-level lock on `berth.lock` decides
+ * (see takeOsLock); `<dataDir>/berth.pid` only tells operators (and a refused start) who holds the
+ * folder, and is touched every heartbeat. Returns the touch and release functions.
  */
-async function lockDataDir(dataDir: string, timeoutMs: number): Promise<{ touch(): Promise<void>; release(): Promise<void> }> {
+async function lockDataDir(dataDir: string): Promise<{ touch(): Promise<void>; release(): Promise<void> }> {
   const file = path.join(dataDir, 'berth.pid');
   if (heldDataDirs.has(dataDir)) {
     throw new DataDirInUseError(`the data folder ${dataDir} is already used by a server in this process; SQLite takes one process per data folder`);
   }
-  const mine: PidFile = { pid: process.pid, hostname: os.hostname(), started_at: new Date().toISOString() };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await fs.writeFile(file, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o644 });
-      heldDataDirs.add(dataDir);
-      return {
-        touch: async () => {
-          const at = new Date();
-          await fs.utimes(file, at, at).catch(() => undefined);
-        },
-        release: async () => {
-          heldDataDirs.delete(dataDir);
-          const current = await readPidFile(file).catch(() => undefined);
-          if (current?.holder.pid === mine.pid && current.holder.started_at === mine.started_at) await fs.rm(file, { force: true });
-        },
-      };
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EEXIST') throw err;
-    }
-    const found = await readPidFile(file);
-    if (!found) continue;
-    const { holder, ageMs } = found;
-    // On this host the pid decides (our own pid or our parent's in the file is an earlier life of
-    // that pid, as when a container restarts as pid 1). Another host's pids mean nothing here, so
-    // there the holder's heartbeat decides: the file's age.
-    const alive =
-      holder.hostname === mine.hostname
-        ? typeof holder.pid === 'number' && holder.pid !== process.pid && holder.pid !== process.ppid && processAlive(holder.pid)
-        : ageMs < timeoutMs;
-    if (alive) {
-      throw new DataDirInUseError(
-        `the data folder ${dataDir} is in use by another Berth process (pid ${String(holder.pid)} on ${String(holder.hostname)}, ` +
-          `started ${String(holder.started_at)}); with SQLite one process uses a data folder — stop that one, or use PostgreSQL ` +
-          `(DATABASE_URL) to run several processes on one shared data folder. If that process is gone, remove ${file}.`,
-      );
-    }
-    await fs.rm(file, { force: true });
+  const lock = await takeOsLock(path.join(dataDir, 'berth.lock'));
+  if (!lock) {
+    const holder = (await readPidFile(file).catch(() => undefined))?.holder ?? {};
+    throw new DataDirInUseError(
+      `the data folder ${dataDir} is in use by another Berth process (pid ${String(holder.pid ?? 'unknown')} on ${String(holder.hostname ?? 'unknown')}, ` +
+        `started ${String(holder.started_at ?? 'unknown')}; it holds ${path.join(dataDir, 'berth.lock')}); with SQLite one process uses a data folder — ` +
+        `stop that one, or use PostgreSQL (DATABASE_URL) to run several processes on one shared data folder.`,
+    );
   }
-  throw new DataDirInUseError(`could not take ${file}: other processes keep starting on the data folder ${dataDir}`);
+  // The lock is ours, so whatever berth.pid says is left from a process that is gone.
+  const mine: PidFile = { pid: process.pid, hostname: os.hostname(), started_at: new Date().toISOString() };
+  await fs.writeFile(file, `${JSON.stringify(mine)}\n`, { mode: 0o644 });
+  heldDataDirs.add(dataDir);
+  return {
+    touch: async () => {
+      const at = new Date();
+      await fs.utimes(file, at, at).catch(() => undefined);
+    },
+    release: async () => {
+      heldDataDirs.delete(dataDir);
+      const current = await readPidFile(file).catch(() => undefined);
+      if (current?.holder.pid === mine.pid && current.holder.started_at === mine.started_at) await fs.rm(file, { force: true });
+      await new Promise<void>((resolve) => lock.close(() => resolve()));
+    },
+  };
 }
 
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   await fs.mkdir(config.dataDir, { recursive: true });
   const sqlite = config.databaseUrl === undefined;
-  const dataDirLock = sqlite ? await lockDataDir(config.dataDir, config.instanceTimeoutSeconds * 1000) : undefined;
+  const dataDirLock = sqlite ? await lockDataDir(config.dataDir) : undefined;
   let db: Db | undefined;
   let instance: Instance | undefined;
   try {
-    const blobs = await BlobStore.open(config.dataDir);
+    const blobs = await BlobStore.open(config.dataDir, { minFreeBytes: config.minFreeBytes });
     db = connect({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'berth.db'), log });
     await migrateLatest(db);
     const services: Services = { config, db, blobs, log, metrics: createMetrics(), instanceId: randomUUID() };
@@ -165,13 +160,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
     const token = await adminToken(config, log);
     const app = createApp({ ...services, adminToken: token });
-    const server: Server = app.listen(config.port, config.host);
+    // Expired headers and requests are looked for every second (Node's default: every 30 s).
+    const server: Server = http.createServer({ connectionsCheckingInterval: 1000 }, app.callback());
+    server.listen(config.port, config.host);
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);
     });
-    // Uploads can be long; Node's default request timeout (5 min) would cut multi-GiB imports.
-    server.requestTimeout = 0;
+    // Headers must come quickly (a client sending them a byte at a time holds nothing for long); a
+    // whole request may take BERTH_REQUEST_TIMEOUT_SECONDS (multi-GiB uploads are long), and an upload
+    // that stops sending fails sooner, after BERTH_UPLOAD_IDLE_SECONDS (http/request-body.ts).
+    server.headersTimeout = config.headersTimeoutSeconds * 1000;
+    server.requestTimeout = config.requestTimeoutSeconds * 1000;
     const { port } = server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     log.info(

@@ -3,7 +3,7 @@
 // and any name that could leave the archive, is refused. Nothing is interpreted here: the format
 // readers decide what the names mean.
 import path from 'node:path/posix';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -33,6 +33,10 @@ export interface ArchiveListing {
 export interface ReadArchiveOptions {
   /** limit on the (decompressed) archive bytes */
   maxBytes: number;
+  /** a gzip upload may decompress to at most this many times the bytes received… */
+  maxRatio?: number;
+  /** …once it has decompressed to more than this many bytes */
+  ratioFloor?: number;
   /** called with each chunk's length as it arrives, before decompression */
   onBytes?: (n: number) => void;
 }
@@ -57,54 +61,100 @@ export function claimedDigest(name: string): Digest | undefined {
   return isHex(hex) ? digestFromHex(hex) : undefined;
 }
 
-/** Fails the stream once more than `limit` bytes went through (the decompressed-size limit). */
-class SizeLimit extends Transform {
+/**
+ * Counts the bytes as they arrive (before decompression), for the report and the ratio rule.
+ */
+class Counter extends Transform {
   total = 0;
-  constructor(private readonly limit: number) {
+  constructor(private readonly onBytes?: (n: number) => void) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.total += chunk.length;
-    if (this.total > this.limit) {
-      done(new BerthError('UPLOAD_TOO_LARGE', 'archive is larger than the configured limit', { limit: this.limit }));
+    this.onBytes?.(chunk.length);
+    done(null, chunk);
+  }
+}
+
+/**
+ * Fails the stream once the decompressed bytes pass the size limit, or pass `ratio` times the bytes
+ * received once beyond `floor` (a gzip bomb is refused before it fills the disk).
+ */
+class SizeLimit extends Transform {
+  total = 0;
+  constructor(
+    private readonly options: ReadArchiveOptions,
+    private readonly received: Counter | undefined,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.total += chunk.length;
+    const { maxBytes, maxRatio, ratioFloor } = this.options;
+    if (this.total > maxBytes) {
+      done(new BerthError('UPLOAD_TOO_LARGE', 'archive is larger than the configured limit', { rule: 'BERTH_MAX_UPLOAD_BYTES', limit: maxBytes }));
+      return;
+    }
+    if (this.received && maxRatio !== undefined && this.total > (ratioFloor ?? 0) && this.total > maxRatio * this.received.total) {
+      done(
+        new BerthError('UPLOAD_TOO_LARGE', 'the archive decompresses to more than the allowed ratio of the bytes sent', {
+          rule: 'BERTH_MAX_DECOMPRESSION_RATIO',
+          ratio: maxRatio,
+          floor: ratioFloor ?? 0,
+          received: this.received.total,
+          decompressed: this.total,
+        }),
+      );
       return;
     }
     done(null, chunk);
   }
 }
 
-/** Splits off the first bytes of a stream to look at them, and returns a stream of all of it. */
-async function sniff(source: Readable, want: number, onBytes?: (n: number) => void): Promise<{ head: Buffer; body: Readable }> {
-  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const it = {
-    async next(): Promise<IteratorResult<Buffer>> {
-      const next = await iterator.next();
-      if (!next.done) onBytes?.(next.value.length);
-      return next;
-    },
-  };
+/**
+ * The first `want` bytes of `source` (fewer when it ends sooner), put back so that the stream still
+ * starts with them.
+ */
+async function peek(source: Readable, want: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
-  let ended = false;
   while (length < want) {
-    const next = await it.next();
-    if (next.done) {
-      ended = true;
-      break;
+    const chunk = source.read() as Buffer | null;
+    if (chunk !== null) {
+      chunks.push(chunk);
+      length += chunk.length;
+      continue;
     }
-    chunks.push(next.value);
-    length += next.value.length;
+    if (source.readableEnded) break;
+    if (source.destroyed) throw source.errored ?? Object.assign(new Error('the upload ended early'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        source.off('readable', done);
+        source.off('end', done);
+        source.off('close', done);
+        resolve();
+      };
+      source.on('readable', done);
+      source.on('end', done);
+      source.on('close', done);
+    });
   }
-  async function* all(): AsyncGenerator<Buffer> {
-    yield* chunks;
-    if (ended) return;
-    for (;;) {
-      const next = await it.next();
-      if (next.done) return;
-      yield next.value;
-    }
+  const head = Buffer.concat(chunks);
+  if (head.length > 0) source.unshift(head);
+  return head;
+}
+
+/**
+ * tar-stream's extractor, with every parse error failing the stream. It reports a parse error through
+ * the pending write's callback; when the error is found while an entry is being read (no write
+ * pending), that callback is a no-op and the error was lost: the upload then never ended.
+ */
+const ExtractBase = Object.getPrototypeOf(tar.extract()).constructor as new () => tar.Extract;
+class Extract extends ExtractBase {
+  _continueWrite(err: Error | null): void {
+    if (err && !this.destroying) this.destroy(err);
+    (ExtractBase.prototype as unknown as { _continueWrite(err: Error | null): void })._continueWrite.call(this, err);
   }
-  return { head: Buffer.concat(chunks), body: Readable.from(all(), { objectMode: false }) };
 }
 
 function isTarFormatError(err: unknown): boolean {
@@ -119,22 +169,25 @@ function isGzipError(err: unknown): boolean {
 
 /**
  * Streams `source` (an archive, maybe gzip-compressed) into `staging`. Each tar entry is consumed
- * exactly once: staged, or drained when it has no content worth keeping.
+ * exactly once: staged, or drained when it has no content worth keeping. `source` is consumed and
+ * destroyed on failure: a caller that must still answer on the same connection passes a stream of
+ * its own (see http/request-body.ts).
  */
 export async function readArchive(source: Readable, staging: BlobSink, options: ReadArchiveOptions): Promise<ArchiveListing> {
   const listing: ArchiveListing = { files: new Map(), links: new Map(), dirs: new Set(), order: [], gzip: false };
-  const { head, body } = await sniff(source, 2, options.onBytes);
-  if (head.length === 0) throw new BerthError('ARCHIVE_INVALID', 'the archive is empty', null);
-  listing.gzip = head[0] === 0x1f && head[1] === 0x8b;
-  const limiter = new SizeLimit(options.maxBytes);
-  const extract = tar.extract();
-  const feed = listing.gzip ? pipeline(body, createGunzip(), limiter, extract) : pipeline(body, limiter, extract);
+  const extract = new Extract();
+  let feed: Promise<void> | undefined;
   let feedError: unknown;
-  feed.catch((err: unknown) => {
-    feedError = err;
-  });
-
   try {
+    const head = await peek(source, 2);
+    if (head.length === 0) throw new BerthError('ARCHIVE_INVALID', 'the archive is empty', null);
+    listing.gzip = head[0] === 0x1f && head[1] === 0x8b;
+    const counter = new Counter(options.onBytes);
+    const limiter = new SizeLimit(options, listing.gzip ? counter : undefined);
+    feed = listing.gzip ? pipeline(source, counter, createGunzip(), limiter, extract) : pipeline(source, counter, limiter, extract);
+    feed.catch((err: unknown) => {
+      feedError = err;
+    });
     for await (const entry of extract) {
       await readEntry(entry as unknown as TarSource, listing, staging);
     }
@@ -142,8 +195,10 @@ export async function readArchive(source: Readable, staging: BlobSink, options: 
     // Each blob was fsynced while the next one streamed in; the import goes on once all are on the disk.
     await staging.durable();
   } catch (err) {
-    body.destroy();
-    source.resume();
+    // Stop reading at once; the feed then settles, and its error (the first cause) is known.
+    source.destroy();
+    extract.destroy();
+    await feed?.catch(() => undefined);
     throw classify(feedError ?? err, err);
   }
   return listing;
@@ -183,7 +238,11 @@ async function readEntry(entry: TarSource, listing: ArchiveListing, staging: Blo
         throw new BerthError('ENTRY_DUPLICATE', 'archive holds the same entry twice', { entry: name });
       }
       listing.order.push(name);
-      listing.files.set(name, await staging.stage(entry, claimedDigest(name), { flushLater: true }));
+      // A Node stream takes the entry over at once: tar-stream may end or fail the entry before the
+      // sink has opened its file, and Node's pipeline does not see that on a streamx stream later.
+      const body = new PassThrough();
+      pipeline(entry, body).catch(() => undefined);
+      listing.files.set(name, await staging.stage(body, claimedDigest(name), { flushLater: true }));
       return;
     }
     case 'symlink':

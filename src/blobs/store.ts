@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Digest, digestFromHex, hexOf } from '../core/digest.js';
-import { BerthError } from '../errors.js';
+import { BerthError, fromSystemError } from '../errors.js';
 
 export interface StagedBlob {
   digest: Digest;
@@ -32,12 +32,12 @@ export interface StagedBlob {
  */
 const SINK_BUFFER_BYTES = 2 * 1024 * 1024;
 
+/** How often (in bytes written) a blob being staged checks that the disk keeps its free-space headroom. */
+const HEADROOM_CHECK_BYTES = 16 * 1024 * 1024;
+
 function storageError(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new BerthError('INSUFFICIENT_STORAGE', 'no space left in the blob store', null);
-  }
-  return err;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? fromSystemError(err) : err;
 }
 
 /**
@@ -48,16 +48,33 @@ function storageError(err: unknown): unknown {
  */
 class HashingFileSink extends Writable {
   size = 0;
+  private unchecked = 0;
 
-  /** `hash` continues a hash already fed with earlier bytes (a resumed upload); a fresh one otherwise */
+  /**
+   * `hash` continues a hash already fed with earlier bytes (a resumed upload); a fresh one otherwise.
+   * `headroom` is asked every HEADROOM_CHECK_BYTES written and fails the write when space runs low.
+   */
   constructor(
     private readonly handle: fs.FileHandle | null,
     readonly hash: Hash = createHash('sha256'),
+    private readonly headroom?: () => Promise<void>,
   ) {
     super({ highWaterMark: SINK_BUFFER_BYTES });
   }
 
+  /** Runs `write` now, or after the headroom check when one is due. */
+  private checked(length: number, write: () => void, done: (err?: Error | null) => void): void {
+    this.unchecked += length;
+    if (!this.handle || !this.headroom || this.unchecked < HEADROOM_CHECK_BYTES) return write();
+    this.unchecked = 0;
+    this.headroom().then(write, (err: Error) => done(err));
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.checked(chunk.length, () => this.writeOne(chunk, done), done);
+  }
+
+  private writeOne(chunk: Buffer, done: (err?: Error | null) => void): void {
     const written = this.handle?.write(chunk);
     this.hash.update(chunk);
     this.size += chunk.length;
@@ -65,6 +82,12 @@ class HashingFileSink extends Writable {
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
+    let length = 0;
+    for (const c of chunks) length += c.chunk.length;
+    this.checked(length, () => this.writeMany(chunks, done), done);
+  }
+
+  private writeMany(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
     const buffers = chunks.map((c) => c.chunk);
     const written = this.handle?.writev(buffers);
     for (const b of buffers) {
@@ -113,21 +136,53 @@ const STAGING_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
  */
 export type StagingKind = 'imports' | 'uploads';
 
+export interface BlobStoreOptions {
+  /**
+   * Uploads fail with INSUFFICIENT_STORAGE while the filesystem has less free space than this, so a
+   * full disk stops uploads before it stops the metadata writes (the database sits on the same disk).
+   */
+  minFreeBytes?: number;
+}
+
 export class BlobStore {
   readonly blobsDir: string;
   private readonly stagingDirs: Record<StagingKind, string>;
+  readonly minFreeBytes: number;
 
-  private constructor(readonly dataDir: string) {
+  private constructor(
+    readonly dataDir: string,
+    options: BlobStoreOptions,
+  ) {
     this.blobsDir = path.join(dataDir, 'blobs', 'sha256');
     this.stagingDirs = { imports: path.join(dataDir, 'staging', 'imports'), uploads: path.join(dataDir, 'staging', 'uploads') };
+    this.minFreeBytes = options.minFreeBytes ?? 0;
   }
 
-  static async open(dataDir: string): Promise<BlobStore> {
-    const store = new BlobStore(dataDir);
+  static async open(dataDir: string, options: BlobStoreOptions = {}): Promise<BlobStore> {
+    const store = new BlobStore(dataDir, options);
     await fs.mkdir(store.blobsDir, { recursive: true });
     for (const dir of Object.values(store.stagingDirs)) await fs.mkdir(dir, { recursive: true });
     return store;
   }
+
+  /** Bytes free for this process on the data folder's filesystem. */
+  async freeBytes(): Promise<number> {
+    const stat = await fs.statfs(this.dataDir);
+    return stat.bavail * stat.bsize;
+  }
+
+  /** Fails INSUFFICIENT_STORAGE when the free space is below the headroom (uploads ask before and while they write). */
+  readonly ensureHeadroom = async (): Promise<void> => {
+    if (this.minFreeBytes <= 0) return;
+    const free = await this.freeBytes();
+    if (free < this.minFreeBytes) {
+      throw new BerthError('INSUFFICIENT_STORAGE', 'the data folder\'s disk is below its free-space headroom', {
+        rule: 'BERTH_MIN_FREE_BYTES',
+        free_bytes: free,
+        min_free_bytes: this.minFreeBytes,
+      });
+    }
+  };
 
   stagingDir(kind: StagingKind): string {
     return this.stagingDirs[kind];
@@ -241,7 +296,8 @@ export class BlobStore {
     });
     try {
       if ((await handle.stat()).size !== offset) await handle.truncate(offset);
-      const sink = new HashingFileSink(handle, hash);
+      await this.ensureHeadroom();
+      const sink = new HashingFileSink(handle, hash, this.ensureHeadroom);
       const limit = new Transform({
         transform(chunk: Buffer, _enc, done) {
           if (offset + sink.size + chunk.length > maxBytes) {
@@ -271,6 +327,7 @@ export class BlobStore {
 
   async createStagingArea(kind: StagingKind, id: string): Promise<StagingArea> {
     if (!STAGING_ID.test(id)) throw new Error('staging ids are UUIDs');
+    await this.ensureHeadroom();
     const dir = path.join(this.stagingDirs[kind], id);
     await fs.mkdir(dir, { recursive: true });
     return new StagingArea(this, dir);
@@ -312,7 +369,7 @@ export class StagingArea {
     });
     let blob: StagedBlob;
     try {
-      const sink = new HashingFileSink(handle);
+      const sink = new HashingFileSink(handle, undefined, this.store.ensureHeadroom);
       await pipeline(source, sink);
       blob = { digest: digestFromHex(sink.hash.digest('hex')), size: sink.size, file, alreadyStored: false, committed: false };
     } catch (err) {

@@ -1,6 +1,7 @@
 // knex connection for the embedded SQLite file or PostgreSQL, and the migrations that shape both.
 // On PostgreSQL, losing the database (refused, terminated, unreachable) surfaces as one error,
 // DATABASE_UNAVAILABLE, wherever a query or a connection fails; other errors pass through untouched.
+import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +94,68 @@ class PgClient extends KnexPgClient {
   }
 }
 
+const KnexSqliteClient = require('knex/lib/dialects/sqlite3/index.js') as typeof Knex.Client;
+
+/**
+ * knex's SQLite client. SQLite rolls a transaction back by itself when a statement fails with
+ * SQLITE_FULL (or an I/O error); knex's own ROLLBACK then fails with "no transaction is active" and
+ * that error would replace the cause (a full disk answered as a 500). Such a ROLLBACK counts as done.
+ */
+class SqliteClient extends KnexSqliteClient {
+  /** the SQLite file's identity when first opened: a file removed or replaced under us is another one */
+  private identity: { dev: number; ino: number } | undefined;
+  private lostReported = false;
+
+  constructor(config: Knex.Config) {
+    super({ ...config, client: 'sqlite3' });
+  }
+
+  private get file(): string {
+    return (this.config.connection as { filename: string }).filename;
+  }
+
+  /**
+   * Every query and transaction first checks that the SQLite file is still the one opened (same
+   * device and inode). Once it was removed or replaced, writes would go to a file no one will see
+   * again: everything fails DATABASE_UNAVAILABLE (so /healthz answers 503) until a restart.
+   */
+  override async acquireConnection(): Promise<unknown> {
+    if (this.identity) {
+      let current: { dev: number; ino: number } | undefined;
+      try {
+        current = statSync(this.file);
+      } catch {
+        current = undefined;
+      }
+      if (!current || current.dev !== this.identity.dev || current.ino !== this.identity.ino) {
+        if (!this.lostReported) {
+          this.lostReported = true;
+          (this as unknown as { logger: { error(m: string): void } }).logger.error(`the SQLite file ${this.file} was removed or replaced while Berth runs; restart Berth`);
+        }
+        throw new BerthError('DATABASE_UNAVAILABLE', 'the SQLite file was removed or replaced while Berth runs; it refuses every change until it is restarted', {
+          reason: current ? 'replaced' : 'removed',
+        });
+      }
+    }
+    const connection = await super.acquireConnection();
+    if (!this.identity) {
+      const { dev, ino } = statSync(this.file);
+      this.identity = { dev, ino };
+    }
+    return connection;
+  }
+
+  override async query(connection: unknown, obj: unknown): Promise<unknown> {
+    try {
+      return await super.query(connection, obj);
+    } catch (err) {
+      const sql = typeof obj === 'string' ? obj : (obj as { sql?: unknown } | null)?.sql;
+      if (typeof sql === 'string' && /^ROLLBACK\b/i.test(sql) && /no transaction is active/.test((err as Error).message)) return undefined;
+      throw err;
+    }
+  }
+}
+
 function knexLog(log: Logger | undefined): Knex.Config['log'] {
   if (!log) return undefined;
   return {
@@ -114,7 +177,7 @@ export function connect(options: DbOptions): Db {
     });
   }
   return knexFactory({
-    client: 'sqlite3',
+    client: SqliteClient,
     connection: { filename: options.sqliteFile },
     useNullAsDefault: true,
     log: knexLog(options.log),
@@ -128,7 +191,7 @@ export function connect(options: DbOptions): Db {
           if (e1) return done(e1, conn);
           conn.run('PRAGMA foreign_keys = ON', (e2) => {
             if (e2) return done(e2, conn);
-            conn.run('PRAGMA busy_timeout = 10000', (e3) => done(e3, conn));
+            conn.run('PRAGMA busy_timeout = 5000', (e3) => done(e3, conn));
           });
         });
       },

@@ -1,12 +1,12 @@
 // Tags of repository versions, kept as intervals of versions like content.
-import { type Q, inVersion, byteOrder } from './common.js';
+import { type At, type Q, inVersion, byteOrder } from './common.js';
 import type { TagRow } from './rows.js';
 
-export async function listTags(q: Q, repositoryId: number, n: number): Promise<TagRow[]> {
+export async function listTags(q: Q, repositoryId: number, n: At): Promise<TagRow[]> {
   return inVersion(q<TagRow>('repository_tags').where({ repository_id: repositoryId }), n).orderBy('name');
 }
 
-export async function findTag(q: Q, repositoryId: number, n: number, name: string): Promise<TagRow | undefined> {
+export async function findTag(q: Q, repositoryId: number, n: At, name: string): Promise<TagRow | undefined> {
   return inVersion(q<TagRow>('repository_tags').where({ repository_id: repositoryId, name }), n).first();
 }
 
@@ -25,19 +25,18 @@ export async function setTag(q: Q, repositoryId: number, version: number, name: 
   }
 }
 
-/** Up to `limit` tag names of version `n` after `after`, in byte order. */
-export async function listTagNames(q: Q, repositoryId: number, n: number, opts: { limit: number; after?: string }): Promise<string[]> {
+/** Up to `limit` tags of version `n` whose names come after `after`, in byte order. */
+export async function listTagPage(q: Q, repositoryId: number, n: At, opts: { limit: number; after?: string }): Promise<Array<{ name: string; digest: string }>> {
   const query = inVersion(q('repository_tags').where({ repository_id: repositoryId }), n)
-    .select('name')
+    .select('name', 'digest')
     .orderByRaw(byteOrder(q, 'name'))
     .limit(opts.limit);
   if (opts.after !== undefined) query.where(byteOrder(q, 'name'), '>', opts.after);
-  const rows: Array<{ name: string }> = await query;
-  return rows.map((r) => r.name);
+  return query;
 }
 
 /** The tags of version `n` that point at one of `digests`. */
-export async function tagsPointingAt(q: Q, repositoryId: number, n: number, digests: string[]): Promise<TagRow[]> {
+export async function tagsPointingAt(q: Q, repositoryId: number, n: At, digests: string[]): Promise<TagRow[]> {
   if (digests.length === 0) return [];
   return inVersion(q<TagRow>('repository_tags').where({ repository_id: repositoryId }), n).whereIn('digest', digests).orderBy('name');
 }

@@ -1,6 +1,6 @@
 // Repository versions and their content (manifests and blobs), kept as intervals of versions:
 // a row is in version n when version_added <= n and (version_removed is null or version_removed > n).
-import { type Q, now, inVersion } from './common.js';
+import { type At, type Q, now, inVersion } from './common.js';
 import type { ContentRow, RepositoryRow, VersionRow } from './rows.js';
 
 /** Writes version `number` of a repository (the repository row's latest_version is moved separately). */
@@ -21,7 +21,7 @@ export async function findVersion(q: Q, repositoryId: number, number: number): P
 }
 
 /** Which of `digests` the repository's version `n` holds (as manifest or blob), with their sizes. */
-export async function contentIn(q: Q, repositoryId: number, n: number, digests: string[]): Promise<Map<string, ContentRow & { size: number }>> {
+export async function contentIn(q: Q, repositoryId: number, n: At, digests: string[]): Promise<Map<string, ContentRow & { size: number }>> {
   const found = new Map<string, ContentRow & { size: number }>();
   for (let i = 0; i < digests.length; i += 500) {
     const rows: Array<ContentRow & { size: number | string }> = await inVersion(
@@ -47,14 +47,27 @@ export async function insertContent(
   }
 }
 
-export async function listContent(q: Q, repositoryId: number, n: number): Promise<Array<ContentRow & { size: number }>> {
-  const rows = await inVersion(
-    q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where('c.repository_id', repositoryId),
+/**
+ * Up to `limit` manifests or blobs of version `n`, in the order they were added, after the row `after`
+ * (the `id` of the last row of the page before).
+ */
+export async function listContentPage(
+  q: Q,
+  repositoryId: number,
+  n: At,
+  kind: 'manifest' | 'blob',
+  opts: { limit: number; after?: number },
+): Promise<Array<ContentRow & { id: number; size: number }>> {
+  const query = inVersion(
+    q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where({ 'c.repository_id': repositoryId, 'c.kind': kind }),
     n,
   )
-    .select('c.digest', 'c.kind', 'c.media_type', 'c.version_added', 'c.version_removed', 'b.size')
-    .orderBy('c.id');
-  return rows.map((r: ContentRow & { size: number | string }) => ({ ...r, size: Number(r.size) }));
+    .select('c.id', 'c.digest', 'c.kind', 'c.media_type', 'c.version_added', 'c.version_removed', 'b.size')
+    .orderBy('c.id')
+    .limit(opts.limit);
+  if (opts.after !== undefined) query.where('c.id', '>', opts.after);
+  const rows: Array<ContentRow & { id: number | string; size: number | string }> = await query;
+  return rows.map((r) => ({ ...r, id: Number(r.id), size: Number(r.size) }));
 }
 
 export async function contentChanges(
@@ -87,7 +100,7 @@ export async function removeContent(q: Q, repositoryId: number, version: number,
 }
 
 /** The manifests of version `n` whose subject is `digest` (the OCI referrers of `digest`), with sizes. */
-export async function referrersOf(q: Q, repositoryId: number, n: number, digest: string): Promise<Array<ContentRow & { size: number }>> {
+export async function referrersOf(q: Q, repositoryId: number, n: At, digest: string): Promise<Array<ContentRow & { size: number }>> {
   const rows: Array<ContentRow & { size: number | string }> = await inVersion(
     q('repository_content as c').join('blobs as b', 'b.digest', 'c.digest').where({ 'c.repository_id': repositoryId, 'c.subject': digest, 'c.kind': 'manifest' }),
     n,

@@ -1,7 +1,7 @@
 // Koa middleware shared by /api and /v2: request ids, access logs, error bodies (auth is in auth.ts).
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { BerthError, ERRORS, isClientAbort, toErrorBody } from '../errors.js';
+import { BerthError, ERRORS, errorHeaders, isClientAbort, toErrorBody } from '../errors.js';
 import { type Logger, rateLimited } from '../log.js';
 
 export interface State {
@@ -59,7 +59,7 @@ export function apiErrors(log: Logger) {
       ctx.status = ERRORS[body.code].status;
       ctx.body = err instanceof BerthError && err.body !== undefined ? err.body : { error: body };
       if (body.code === 'UNAUTHORIZED') ctx.set('WWW-Authenticate', 'Bearer realm="berth"');
-      if (err instanceof BerthError) ctx.set(err.headers);
+      ctx.set(errorHeaders(err));
     }
   };
 }

@@ -202,7 +202,7 @@ function dedupe(add: ContentToAdd[]): ContentToAdd[] {
 async function changedTags(tx: Tx, repo: RepositoryRow, tags: TagMove[]): Promise<TagMove[]> {
   const changes: TagMove[] = [];
   for (const t of tags) {
-    const current = await tagsDb.findTag(tx, repo.id, repo.latest_version, t.tag);
+    const current = await tagsDb.findTag(tx, repo.id, 'latest', t.tag);
     if (t.digest === null && !current) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { tag: t.tag });
     if (current?.digest !== (t.digest ?? undefined)) changes.push(t);
   }

@@ -14,7 +14,7 @@ import { type ArchiveListing, readArchive } from '../archive/read-archive.js';
 import { now } from '../db/common.js';
 import * as importsDb from '../db/imports.js';
 import type { ImportRow } from '../db/rows.js';
-import { BerthError, type ErrorBody, isClientAbort, toErrorBody } from '../errors.js';
+import { BerthError, type ErrorBody, fromSystemError, isClientAbort, toErrorBody } from '../errors.js';
 import { commitVersion, referrerFields } from './commit.js';
 import type { Services } from './deps.js';
 import { holding } from './ownership.js';
@@ -143,11 +143,14 @@ export async function importArchive(s: Services, rawName: string, body: ImportBo
     });
     return await session.complete();
   } catch (err) {
-    const aborted = body.aborted() || isClientAbort(err);
+    // A client that stopped sending (CLIENT_TIMEOUT) is still there to read its answer.
+    const timedOut = err instanceof BerthError && err.code === 'CLIENT_TIMEOUT';
+    const aborted = !timedOut && (body.aborted() || isClientAbort(err));
     const report = await session.fail(err, aborted);
     if (aborted) throw Object.assign(new Error('client aborted the upload'), { code: 'ECONNABORTED' });
-    if (!(err instanceof BerthError)) s.log.error({ err, import_id: session.id }, 'import failed with an internal error');
-    const cause = err instanceof BerthError ? err : new BerthError('INTERNAL', 'internal error', null);
+    const known = fromSystemError(err);
+    if (!known) s.log.error({ err, import_id: session.id }, 'import failed with an internal error');
+    const cause = known ?? new BerthError('INTERNAL', 'internal error', null);
     throw new BerthError(cause.code, cause.message, cause.details, { headers: cause.headers, body: report });
   }
 }
@@ -173,6 +176,8 @@ class ImportSession {
 
   static async begin(s: Services, rawName: string, actor: string): Promise<ImportSession> {
     const repo = await getRepositoryRow(s, rawName);
+    // A disk below its headroom refuses the upload before anything is written, the report included.
+    await s.blobs.ensureHeadroom();
     const id = randomUUID();
     const createdAt = now();
     await importsDb.insertImport(s.db, {
@@ -217,6 +222,8 @@ class ImportSession {
     }
     this.listing = await readArchive(source, this.staging, {
       maxBytes: this.s.config.maxUploadBytes,
+      maxRatio: this.s.config.maxDecompressionRatio,
+      ratioFloor: this.s.config.decompressionRatioFloorBytes,
       onBytes: (n) => {
         this.bytesReceived += n;
       },

@@ -242,7 +242,7 @@ export interface ReferrerDescriptor {
 export async function listReferrers(s: Services, rawName: string, rawDigest: string, artifactType?: string): Promise<ReferrerDescriptor[]> {
   const repo = await getRepositoryRow(s, rawName);
   const digest = parseDigest(rawDigest);
-  const rows = await versionsDb.referrersOf(s.db, repo.id, repo.latest_version, digest);
+  const rows = await versionsDb.referrersOf(s.db, repo.id, 'latest', digest);
   return rows
     .filter((r) => artifactType === undefined || r.artifact_type === artifactType)
     .map((r) => ({

@@ -28,7 +28,7 @@ export async function holdings(q: Q, repo: Repo, digests: readonly string[]): Pr
   const unique = [...new Set(digests)];
   const found = new Map<string, Holding>();
   if (unique.length === 0) return found;
-  for (const [digest, row] of await versionsDb.contentIn(q, repo.id, repo.latest_version, unique)) {
+  for (const [digest, row] of await versionsDb.contentIn(q, repo.id, 'latest', unique)) {
     found.set(digest, { digest, kind: row.kind, mediaType: row.media_type, size: row.size, inVersion: true });
   }
   const rest = unique.filter((d) => !found.has(d));

@@ -67,7 +67,7 @@ export async function resolveManifest(s: Services, rawName: string, reference: s
     } catch {
       throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { name: repo.name, tag: reference.slice(0, 200) });
     }
-    const row = await tagsDb.findTag(s.db, repo.id, repo.latest_version, tag);
+    const row = await tagsDb.findTag(s.db, repo.id, 'latest', tag);
     if (!row) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { name: repo.name, tag });
     digest = parseDigest(row.digest);
   }
@@ -131,7 +131,7 @@ async function page(fetch: (limit: number) => Promise<string[]>, n: number): Pro
 export async function listTagsPage(s: Services, rawName: string, p: Page): Promise<PageResult & { repository: string }> {
   const repo = await getRepositoryRow(s, rawName);
   const result = await page(
-    (limit) => tagsDb.listTagNames(s.db, repo.id, repo.latest_version, { limit, ...(p.last !== undefined ? { after: p.last } : {}) }),
+    async (limit) => (await tagsDb.listTagPage(s.db, repo.id, 'latest', { limit, ...(p.last !== undefined ? { after: p.last } : {}) })).map((t) => t.name),
     p.n,
   );
   return { repository: repo.name, ...result };

@@ -81,33 +81,91 @@ interface ContentView {
   size: number;
 }
 
+/** The three lists of a version that come in pages. */
+export const VERSION_PARTS = ['tags', 'manifests', 'blobs'] as const;
+export type VersionPart = (typeof VERSION_PARTS)[number];
+
+/** One page of a version's part, and the path of the next page (null on the last). */
+export interface PartPage<T> {
+  items: T[];
+  next: string | null;
+}
+
 export interface VersionView extends VersionSummary {
   repository: string;
+  /** the first page of each list; `next` names the rest (GET …/versions/{number}/{tags|manifests|blobs}) */
   tags: Array<{ name: string; digest: string }>;
   manifests: ContentView[];
   blobs: ContentView[];
+  next: Record<VersionPart, string | null>;
   added: { tags: Array<{ name: string; digest: string }>; manifests: ContentView[]; blobs: ContentView[] };
   removed: { tags: Array<{ name: string; digest: string }>; manifests: ContentView[]; blobs: ContentView[] };
 }
 
-const tagView = (t: TagRow) => ({ name: t.name, digest: t.digest });
+const tagView = (t: Pick<TagRow, 'name' | 'digest'>) => ({ name: t.name, digest: t.digest });
 const contentView = (c: { digest: string; media_type: string | null; size: number }): ContentView => ({
   digest: c.digest,
   media_type: c.media_type,
   size: c.size,
 });
 
-export async function getVersion(s: Services, rawName: string, number: number): Promise<VersionView> {
+async function findVersionOf(s: Services, rawName: string, number: number) {
   const repo = await getRepositoryRow(s, rawName);
   const version = await versionsDb.findVersion(s.db, repo.id, number);
   if (!version) throw new BerthError('VERSION_UNKNOWN', 'repository has no such version', { name: repo.name, version: number });
-  const [tags, content, contentDiff, tagDiff] = await Promise.all([
-    tagsDb.listTags(s.db, repo.id, number),
-    versionsDb.listContent(s.db, repo.id, number),
+  return { repo, version, at: number === repo.latest_version ? ('latest' as const) : number };
+}
+
+type TagView = { name: string; digest: string };
+
+/** A page cursor: a tag name, or the row id of the last manifest or blob of the page before. */
+function readCursor(part: VersionPart, after: string | undefined): string | number | undefined {
+  if (after === undefined || part === 'tags') return after;
+  if (!/^\d{1,15}$/.test(after)) throw new BerthError('BODY_INVALID', 'after must be the cursor a next link gave', { parameter: 'after' });
+  return Number(after);
+}
+
+async function partPage(
+  s: Services,
+  repo: RepositoryRow,
+  at: number | 'latest',
+  number: number,
+  part: VersionPart,
+  page: { limit: number; after?: string },
+): Promise<PartPage<TagView | ContentView>> {
+  const after = readCursor(part, page.after);
+  const fetch = page.limit + 1;
+  let items: Array<TagView | ContentView>;
+  let last: string | undefined;
+  if (part === 'tags') {
+    const rows = await tagsDb.listTagPage(s.db, repo.id, at, { limit: fetch, ...(after !== undefined ? { after: String(after) } : {}) });
+    items = rows.slice(0, page.limit).map(tagView);
+    last = rows.length > page.limit ? rows[page.limit - 1]!.name : undefined;
+  } else {
+    const kind = part === 'manifests' ? 'manifest' : 'blob';
+    const rows = await versionsDb.listContentPage(s.db, repo.id, at, kind, { limit: fetch, ...(after !== undefined ? { after: Number(after) } : {}) });
+    items = rows.slice(0, page.limit).map(contentView);
+    last = rows.length > page.limit ? String(rows[page.limit - 1]!.id) : undefined;
+  }
+  const path = `/api/v1/repositories/${repo.name}/versions/${number}/${part}`;
+  return { items, next: last === undefined ? null : `${path}?limit=${page.limit}&after=${encodeURIComponent(last)}` };
+}
+
+/**
+ * One version: the first page (`limit`) of its tags, manifests and blobs with links to the rest, and
+ * the whole of what it added and removed against the version before. Its cost does not grow with the
+ * repository: each list is read through an index for one page only.
+ */
+export async function getVersion(s: Services, rawName: string, number: number, limit = 100): Promise<VersionView> {
+  const { repo, version, at } = await findVersionOf(s, rawName, number);
+  const [tags, manifests, blobs, contentDiff, tagDiff] = await Promise.all([
+    partPage(s, repo, at, number, 'tags', { limit }),
+    partPage(s, repo, at, number, 'manifests', { limit }),
+    partPage(s, repo, at, number, 'blobs', { limit }),
     versionsDb.contentChanges(s.db, repo.id, number),
     tagsDb.tagChanges(s.db, repo.id, number),
   ]);
-  const split = (rows: typeof content) => ({
+  const split = (rows: Array<{ kind: string; digest: string; media_type: string | null; size: number }>) => ({
     manifests: rows.filter((c) => c.kind === 'manifest').map(contentView),
     blobs: rows.filter((c) => c.kind === 'blob').map(contentView),
   });
@@ -118,16 +176,30 @@ export async function getVersion(s: Services, rawName: string, number: number): 
     import_id: version.import_id,
     actor: version.actor,
     created_at: version.created_at,
-    tags: tags.map(tagView),
-    ...split(content),
+    tags: tags.items as TagView[],
+    manifests: manifests.items as ContentView[],
+    blobs: blobs.items as ContentView[],
+    next: { tags: tags.next, manifests: manifests.next, blobs: blobs.next },
     added: { tags: tagDiff.added.map(tagView), ...split(contentDiff.added) },
     removed: { tags: tagDiff.removed.map(tagView), ...split(contentDiff.removed) },
   };
 }
 
+/** A further page of one of a version's lists (tags by name in byte order, manifests or blobs in the order added). */
+export async function getVersionPart(
+  s: Services,
+  rawName: string,
+  number: number,
+  part: VersionPart,
+  page: { limit: number; after?: string },
+): Promise<PartPage<TagView | ContentView>> {
+  const { repo, at } = await findVersionOf(s, rawName, number);
+  return partPage(s, repo, at, number, part, page);
+}
+
 export async function listTags(s: Services, rawName: string): Promise<Array<{ name: string; digest: string }>> {
   const repo = await getRepositoryRow(s, rawName);
-  return (await tagsDb.listTags(s.db, repo.id, repo.latest_version)).map(tagView);
+  return (await tagsDb.listTags(s.db, repo.id, 'latest')).map(tagView);
 }
 
 export interface TagChange {

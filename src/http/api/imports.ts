@@ -6,14 +6,18 @@ import { pipeline } from 'node:stream/promises';
 import { BerthError, isClientAbort } from '../../errors.js';
 import type { Services } from '../../services/deps.js';
 import { importArchive, type ImportBody } from '../../services/imports.js';
+import { clientGone, withUploadBody } from '../request-body.js';
 import { queryString } from './body.js';
 
 const RAW_TYPES = ['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
 type Into = Parameters<ImportBody['read']>[0];
 
-/** Reads a multipart body: the archive file part and the form fields, in whichever order they come. */
-async function readMultipart(ctx: Context, into: Into): Promise<void> {
+/**
+ * Reads a multipart body: the archive file part and the form fields, in whichever order they come.
+ * The first failure (of the archive, a field or the form itself) stops the reading at once.
+ */
+async function readMultipart(ctx: Context, body: Readable, into: Into): Promise<void> {
   let parser: busboy.Busboy;
   try {
     parser = busboy({ headers: ctx.req.headers, limits: { fields: 16, fieldSize: 4096, parts: 32 } });
@@ -21,11 +25,15 @@ async function readMultipart(ctx: Context, into: Into): Promise<void> {
     throw new BerthError('BODY_INVALID', 'malformed multipart request', { reason: (err as Error).message });
   }
   let failure: unknown;
+  const fail = (err: unknown) => {
+    failure ??= err;
+    body.destroy();
+  };
   let files = Promise.resolve();
   parser.on('file', (_field, stream: Readable) => {
     files = files.then(() =>
       into.archive(stream).catch((err: unknown) => {
-        failure ??= err;
+        fail(err);
         stream.resume();
       }),
     );
@@ -34,15 +42,16 @@ async function readMultipart(ctx: Context, into: Into): Promise<void> {
     try {
       into.field(name, value);
     } catch (err) {
-      failure ??= err;
+      fail(err);
     }
   });
   try {
-    await pipeline(ctx.req, parser);
+    await pipeline(body, parser);
   } catch (err) {
     await files;
+    if (failure !== undefined) throw failure;
     if (isClientAbort(err) || err instanceof BerthError) throw err;
-    throw new BerthError('BODY_INVALID', 'malformed multipart request', { reason: (err as Error).message });
+    throw new BerthError('BODY_INVALID', 'malformed multipart request (or a part header over 16 KiB)', { reason: (err as Error).message });
   }
   await files;
   if (failure !== undefined) throw failure;
@@ -56,20 +65,18 @@ export async function postImport(s: Services, ctx: Context, repository: string, 
       content_type: type || null,
     });
   }
-  let aborted = false;
-  ctx.req.once('close', () => {
-    if (!ctx.req.complete) aborted = true;
-  });
   const tag = queryString(ctx, 'tag');
-  const report = await importArchive(
-    s,
-    repository,
-    {
-      ...(tag !== undefined ? { tag } : {}),
-      read: (into) => (multipart ? readMultipart(ctx, into) : into.archive(ctx.req)),
-      aborted: () => aborted,
-    },
-    actor,
+  const report = await withUploadBody(s, ctx, actor, (body) =>
+    importArchive(
+      s,
+      repository,
+      {
+        ...(tag !== undefined ? { tag } : {}),
+        read: (into) => (multipart ? readMultipart(ctx, body, into) : into.archive(body)),
+        aborted: () => clientGone(ctx),
+      },
+      actor,
+    ),
   );
   ctx.status = 201;
   ctx.set('Location', `/api/v1/imports/${report.id}`);

@@ -124,12 +124,33 @@ export function apiRoutes(s: Services): ApiRoute[] {
       summary: 'One version: its tags, manifests and blobs, and what it added and removed against the one before',
       action: 'pull',
       repository: 'name',
+      query: [{ name: 'limit', type: 'integer', description: 'page size of tags, manifests and blobs (default 100)' }],
       response: { status: 200, schema: 'Version' },
-      errors: ['NAME_UNKNOWN', 'VERSION_UNKNOWN'],
+      errors: ['NAME_UNKNOWN', 'VERSION_UNKNOWN', 'BODY_INVALID'],
       handle: async (ctx, p) => {
-        ctx.body = await repos.getVersion(s, p.name!, Number(p.number));
+        ctx.body = await repos.getVersion(s, p.name!, Number(p.number), queryInt(ctx, 'limit', 100, 1, 1000));
       },
     },
+    ...repos.VERSION_PARTS.map(
+      (part): ApiRoute => ({
+        method: 'GET',
+        path: `/api/v1/repositories/{name}/versions/{number}/${part}`,
+        summary: `A page of one version's ${part} (${part === 'tags' ? 'by name, in byte order' : 'in the order they were added'}); follow next for the rest`,
+        action: 'pull',
+        repository: 'name',
+        query: [LIMIT, { name: 'after', type: 'string', description: "the cursor from the page before's next link" }],
+        response: { status: 200, schema: part === 'tags' ? 'VersionTags' : part === 'manifests' ? 'VersionManifests' : 'VersionBlobs' },
+        errors: ['NAME_UNKNOWN', 'VERSION_UNKNOWN', 'BODY_INVALID'],
+        handle: async (ctx, p) => {
+          const after = queryString(ctx, 'after');
+          const page = await repos.getVersionPart(s, p.name!, Number(p.number), part, {
+            limit: queryInt(ctx, 'limit', 100, 1, 1000),
+            ...(after !== undefined ? { after } : {}),
+          });
+          ctx.body = { [part]: page.items, next: page.next };
+        },
+      }),
+    ),
     {
       method: 'GET',
       path: '/api/v1/repositories/{name}/tags',

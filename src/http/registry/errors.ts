@@ -2,11 +2,11 @@
 // the code taken from the `oci` column of the one error table in src/errors.ts, with the headers the
 // error carries (Range, Location, WWW-Authenticate, Docker-Upload-UUID…).
 import type { Context, Next } from 'koa';
-import { BerthError, ERRORS, isClientAbort, toErrorBody } from '../../errors.js';
+import { ERRORS, errorHeaders, isClientAbort, toErrorBody } from '../../errors.js';
 import type { Logger } from '../../log.js';
 
 /** Headers a failed request keeps; anything a handler set before failing (digest, type, range) goes. */
-const KEPT_HEADERS = new Set(['docker-distribution-api-version', 'x-request-id']);
+const KEPT_HEADERS = new Set(['docker-distribution-api-version', 'x-request-id', 'connection']);
 
 export const REGISTRY_REALM = 'Basic realm="berth"';
 
@@ -29,7 +29,7 @@ export function ociErrors(log: Logger) {
       if (body.code === 'UNAUTHORIZED') ctx.set('WWW-Authenticate', REGISTRY_REALM);
       const size = body.details?.size;
       if (body.code === 'RANGE_INVALID' && typeof size === 'number') ctx.set('Content-Range', `bytes */${size}`);
-      if (err instanceof BerthError) ctx.set(err.headers);
+      ctx.set(errorHeaders(err));
     }
   };
 }

@@ -9,6 +9,7 @@ import type { Services } from '../../services/deps.js';
 import * as manifests from '../../services/manifests.js';
 import * as uploads from '../../services/uploads.js';
 import { principalOf } from '../auth.js';
+import { withUploadBody } from '../request-body.js';
 
 function single(ctx: Context, name: string): string | undefined {
   const value = ctx.query[name];
@@ -64,7 +65,7 @@ export async function startUpload(s: Services, ctx: Context, name: string): Prom
   }
   const digest = single(ctx, 'digest');
   if (digest !== undefined && mount === undefined) {
-    const stored = await uploads.uploadMonolithic(s, name, digest, ctx.req, principal.name);
+    const stored = await withUploadBody(s, ctx, principal.name, (body) => uploads.uploadMonolithic(s, name, digest, body, principal.name));
     blobCreated(ctx, name, stored);
     return;
   }
@@ -75,13 +76,17 @@ export async function startUpload(s: Services, ctx: Context, name: string): Prom
 /** `PATCH …/uploads/<id>`: one more chunk. */
 export async function patchUpload(s: Services, ctx: Context, name: string, id: string): Promise<void> {
   const range = chunkRange(ctx);
-  sessionAnswer(ctx, 202, await uploads.appendUpload(s, name, id, ctx.req, range));
+  const state = await withUploadBody(s, ctx, principalOf(ctx).name, (body) => uploads.appendUpload(s, name, id, body, range));
+  sessionAnswer(ctx, 202, state);
 }
 
 /** `PUT …/uploads/<id>?digest=`: the last chunk (if any) and the end of the session. */
 export async function finishUpload(s: Services, ctx: Context, name: string, id: string): Promise<void> {
-  const digest = await uploads.finishUpload(s, name, id, single(ctx, 'digest'), hasBody(ctx) ? ctx.req : undefined);
-  blobCreated(ctx, name, digest);
+  const digest = single(ctx, 'digest');
+  const stored = hasBody(ctx)
+    ? await withUploadBody(s, ctx, principalOf(ctx).name, (body) => uploads.finishUpload(s, name, id, digest, body))
+    : await uploads.finishUpload(s, name, id, digest, undefined);
+  blobCreated(ctx, name, stored);
 }
 
 /** `GET …/uploads/<id>`: where to resume. */
@@ -97,7 +102,8 @@ export async function cancelUpload(s: Services, ctx: Context, name: string, id: 
 
 /** `PUT /v2/{name}/manifests/{reference}`: one new repository version. */
 export async function putManifest(s: Services, ctx: Context, name: string, reference: string): Promise<void> {
-  const pushed = await manifests.putManifest(s, name, reference, ctx.get('Content-Type'), ctx.req, principalOf(ctx).name);
+  const actor = principalOf(ctx).name;
+  const pushed = await withUploadBody(s, ctx, actor, (body) => manifests.putManifest(s, name, reference, ctx.get('Content-Type'), body, actor));
   ctx.set('Location', `/v2/${pushed.repository}/manifests/${pushed.digest}`);
   ctx.set('Docker-Content-Digest', pushed.digest);
   if (pushed.subject) ctx.set('OCI-Subject', pushed.subject);
