@@ -69,7 +69,7 @@ async function writeLayer(dir: string, bytes: number, index: number): Promise<{ 
   return { digest: `sha256:${hex}`, size: packed.size, diffId: `sha256:${raw.hash.digest('hex')}` };
 }
 
-async function writeTar(dir: string, names: string[], file: string): Promise<number> {
+export async function writeTar(dir: string, names: string[], file: string): Promise<number> {
   const pack = tar.pack();
   const out = pipeline(pack, createWriteStream(file));
   for (const name of names) {

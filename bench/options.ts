@@ -27,6 +27,8 @@ export interface BenchOptions {
   cpuProf: string | undefined;
   keep: boolean;
   json: string | undefined;
+  /** run only the CLI benchmark (bench/cli.ts) */
+  cli: boolean;
 }
 
 const USAGE = `npm run bench -- [options]
@@ -43,6 +45,8 @@ const USAGE = `npm run bench -- [options]
   --tsx               run Berth from src/ through tsx instead of building dist/
   --node-flags FLAGS  node flags after those npm start uses, e.g. --node-flags=--max-semi-space-size=16
   --cpu-prof DIR      write a V8 CPU profile of each Berth process into DIR
+  --cli               only the CLI benchmark: berth push of an image whose repository holds all
+                      layers but the last, against curl sending just the rest (target ≤ 1.2×)
   --keep              keep the bench folder
   --json FILE         also write the figures as JSON
   --help`;
@@ -77,6 +81,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'node-flags': { type: 'string' },
       'cpu-prof': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      cli: { type: 'boolean', default: false },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -104,6 +109,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     nodeFlags: (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
     cpuProf: values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']),
     keep: values.keep,
+    cli: values.cli,
     json: values.json === undefined ? undefined : path.resolve(values.json),
   };
 }

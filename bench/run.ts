@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dirEntries, makeImage, tarOf } from '../test/helpers/archives.js';
 import { BerthProcess, expectImported, startCommand } from './berth.js';
+import { cliBench } from './cli.js';
 import { durableWrite, sameFilesystem, sha256Of } from './floor.js';
 import { generateImage, type BenchImage } from './image.js';
 import { type BenchOptions, machine, parseOptions } from './options.js';
@@ -194,6 +195,13 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
     if (built.status !== 0) throw new Error('npm run build failed');
   }
   if (opts.cpuProf) await fs.mkdir(opts.cpuProf, { recursive: true });
+  if (opts.cli) {
+    const { rows, header } = await cliBench(opts, root, REPO_DIR, log);
+    const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+    process.stdout.write(['', command, `machine: ${machine()}; data folder filesystem: ${filesystemOf(root)}`, ...header, '', table(rows), ''].join('\n'));
+    if (opts.json) await fs.writeFile(opts.json, `${JSON.stringify({ command, machine: machine(), options: opts, rows }, null, 2)}\n`);
+    return;
+  }
   const peer = opts.skipPeer ? { ok: false, why: '--skip-peer' } : peerAvailable();
   log(peer.ok ? `peer: ${peer.why}` : `no peer: ${peer.why}`);
 

@@ -21,6 +21,11 @@ test('a blob held for a repository counts for its imports and /v2 reads, for no 
   const refused = await berth.importRaw(b, withoutLayer0);
   t.is(refused.status, 400);
   t.deepEqual(refused.body.error.details.missing, [image.layerDigests[0]]);
+  // What arrived whole in that failed import (config, layer 1) is held for b from now on; the manifest
+  // (a file not named by its digest) is not.
+  const heldAfterFailure = await db('held_blobs').join('repositories', 'repositories.id', 'held_blobs.repository_id').where('repositories.name', b).select('digest', 'source');
+  t.deepEqual(heldAfterFailure.map((r: { digest: string }) => r.digest).sort(), [image.configDigest, image.layerDigests[1]!].sort());
+  t.true(heldAfterFailure.every((r: { source: string }) => r.source === 'import'));
 
   const { id: bId } = await db('repositories').where({ name: b }).first();
   const future = new Date(Date.now() + 3600_000).toISOString();
@@ -43,7 +48,8 @@ test('a blob held for a repository counts for its imports and /v2 reads, for no 
   t.is((await berth.api('DELETE', `/api/v1/repositories/${a}`)).status, 204);
   await berth.api('POST', '/api/v1/orphans/cleanup');
   t.true(await berth.blobExists(image.layerDigests[0]!));
-  t.false(await berth.blobExists(image.layerDigests[1]!));
+  t.true(await berth.blobExists(image.layerDigests[1]!), 'held for b since its failed import');
+  t.false(await berth.blobExists(image.manifestDigest));
 
   // the import now succeeds, the held blob enters the version and its hold ends
   const accepted = await berth.importRaw(b, await tarOf(dirEntries(image, { omit: [image.layerDigests[0]!] })), { tag: 'v1' });

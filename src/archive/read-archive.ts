@@ -39,6 +39,12 @@ export interface ReadArchiveOptions {
   ratioFloor?: number;
   /** called with each chunk's length as it arrives, before decompression */
   onBytes?: (n: number) => void;
+  /** called with each regular file once it arrived whole and was hashed (before the archive ends) */
+  onFile?: (name: string, blob: ReceivedBlob) => void;
+}
+
+export function emptyListing(): ArchiveListing {
+  return { files: new Map(), links: new Map(), dirs: new Set(), order: [], gzip: false };
 }
 
 /** Normalizes a tar entry name, refusing absolute names and any `..` component. */
@@ -174,7 +180,7 @@ function isGzipError(err: unknown): boolean {
  * its own (see http/request-body.ts).
  */
 export async function readArchive(source: Readable, staging: BlobSink, options: ReadArchiveOptions): Promise<ArchiveListing> {
-  const listing: ArchiveListing = { files: new Map(), links: new Map(), dirs: new Set(), order: [], gzip: false };
+  const listing = emptyListing();
   const extract = new Extract();
   let feed: Promise<void> | undefined;
   let feedError: unknown;
@@ -189,7 +195,7 @@ export async function readArchive(source: Readable, staging: BlobSink, options: 
       feedError = err;
     });
     for await (const entry of extract) {
-      await readEntry(entry as unknown as TarSource, listing, staging);
+      await readEntry(entry as unknown as TarSource, listing, staging, options.onFile);
     }
     await feed;
     // Each blob was fsynced while the next one streamed in; the import goes on once all are on the disk.
@@ -216,38 +222,65 @@ function classify(first: unknown, second: unknown): unknown {
   return first ?? second;
 }
 
-async function readEntry(entry: TarSource, listing: ArchiveListing, staging: BlobSink): Promise<void> {
-  const header = entry.header;
+async function readEntry(entry: TarSource, listing: ArchiveListing, staging: BlobSink, onFile?: ReadArchiveOptions['onFile']): Promise<void> {
+  const blob = await addEntry(listing, entry.header, {
+    stage: (name) => {
+      // A Node stream takes the entry over at once: tar-stream may end or fail the entry before the
+      // sink has opened its file, and Node's pipeline does not see that on a streamx stream later.
+      const body = new PassThrough();
+      pipeline(entry, body).catch(() => undefined);
+      return staging.stage(body, claimedDigest(name), { flushLater: true });
+    },
+    skip: () => entry.resume(),
+  });
+  if (blob) onFile?.(blob.name, blob.blob);
+}
+
+/** What an archive entry says of itself: the tar header fields the listing rules read. */
+export interface EntryHeader {
+  name: string;
+  type: string | null | undefined;
+  linkname?: string | null | undefined;
+}
+
+/**
+ * Records one archive entry in `listing` by the rules every reader relies on: names normalized and
+ * kept inside the archive, no duplicates, regular files staged (`content.stage`), folders and links
+ * recorded, anything else refused. Each entry's content is consumed exactly once: staged or skipped.
+ * Used for uploads (readArchive) and by the CLI for archives and folders on its own disk.
+ */
+export async function addEntry(
+  listing: ArchiveListing,
+  header: EntryHeader,
+  content: { stage(name: string): Promise<ReceivedBlob>; skip(): void },
+): Promise<{ name: string; blob: ReceivedBlob } | undefined> {
   let name: string;
   try {
     name = normalizeEntryName(header.name);
   } catch (err) {
-    entry.resume();
+    content.skip();
     throw err;
   }
   const seen = listing.files.has(name) || listing.links.has(name);
   switch (header.type) {
     case 'directory':
-      entry.resume();
+      content.skip();
       if (name !== '') listing.dirs.add(name);
-      return;
+      return undefined;
     case 'file':
     case 'contiguous-file': {
       if (seen || name === '') {
-        entry.resume();
+        content.skip();
         throw new BerthError('ENTRY_DUPLICATE', 'archive holds the same entry twice', { entry: name });
       }
       listing.order.push(name);
-      // A Node stream takes the entry over at once: tar-stream may end or fail the entry before the
-      // sink has opened its file, and Node's pipeline does not see that on a streamx stream later.
-      const body = new PassThrough();
-      pipeline(entry, body).catch(() => undefined);
-      listing.files.set(name, await staging.stage(body, claimedDigest(name), { flushLater: true }));
-      return;
+      const blob = await content.stage(name);
+      listing.files.set(name, blob);
+      return { name, blob };
     }
     case 'symlink':
     case 'link': {
-      entry.resume();
+      content.skip();
       if (seen) throw new BerthError('ENTRY_DUPLICATE', 'archive holds the same entry twice', { entry: name });
       const linkname = header.linkname ?? '';
       if (linkname.startsWith('/')) throw new BerthError('ENTRY_UNSAFE', 'link points outside the archive', { entry: name, target: linkname });
@@ -259,10 +292,10 @@ async function readEntry(entry: TarSource, listing: ArchiveListing, staging: Blo
       }
       listing.order.push(name);
       listing.links.set(name, { kind: header.type === 'symlink' ? 'symlink' : 'hardlink', target: normalizeEntryName(resolved) });
-      return;
+      return undefined;
     }
     default:
-      entry.resume();
+      content.skip();
       throw new BerthError('ENTRY_UNSAFE', 'archive holds an entry that is not a file, folder or link', { entry: name, type: header.type });
   }
 }

@@ -10,12 +10,13 @@ import { parseTag, type Tag } from '../core/names.js';
 import { pickReader } from '../archive/formats/index.js';
 import type { ImportPlan, ReaderContext } from '../archive/plan.js';
 import { blobsUnknown } from '../archive/plan-builder.js';
-import { type ArchiveListing, readArchive } from '../archive/read-archive.js';
+import { type ArchiveListing, claimedDigest, readArchive } from '../archive/read-archive.js';
+import type { ReceivedBlob } from '../archive/sink.js';
 import { now } from '../db/common.js';
 import * as importsDb from '../db/imports.js';
 import type { ImportRow } from '../db/rows.js';
 import { BerthError, type ErrorBody, fromSystemError, isClientAbort, toErrorBody } from '../errors.js';
-import { commitVersion, referrerFields } from './commit.js';
+import { commitVersion, holdBlobs, referrerFields } from './commit.js';
 import type { Services } from './deps.js';
 import { holding } from './ownership.js';
 import { getRepositoryRow } from './repositories.js';
@@ -163,6 +164,8 @@ class ImportSession {
   private format: string | null = null;
   private readonly started = Date.now();
   private ended = false;
+  /** blobs that arrived whole and hash to the digest their entry names: held for the repository if the import fails */
+  private readonly whole = new Map<Digest, ReceivedBlob>();
   private failure: Pick<ImportRow, 'status' | 'format' | 'tag' | 'bytes_received' | 'finished_at' | 'duration_ms' | 'error'> | undefined;
 
   private constructor(
@@ -226,6 +229,9 @@ class ImportSession {
       ratioFloor: this.s.config.decompressionRatioFloorBytes,
       onBytes: (n) => {
         this.bytesReceived += n;
+      },
+      onFile: (name, blob) => {
+        if (claimedDigest(name) === blob.digest) this.whole.set(blob.digest, blob);
       },
     });
   }
@@ -333,6 +339,19 @@ class ImportSession {
     return report!;
   }
 
+  private async holdWhole(): Promise<void> {
+    if (this.whole.size === 0) return;
+    const blobs = [...this.whole.values()].map((blob) => ({ digest: blob.digest, size: blob.size, staged: blob }));
+    this.whole.clear();
+    try {
+      await holdBlobs(this.s, { repository: this.repository, blobs, source: 'import', staging: this.staging });
+      this.s.log.info({ import_id: this.id, repository: this.repository.name, blobs: blobs.length }, 'import failed; whole blobs held for the repository');
+    } catch (holdErr) {
+      // The failure is recorded all the same; only the resume is lost.
+      this.s.log.warn({ import_id: this.id, err: holdErr }, 'holding the whole blobs of a failed import failed');
+    }
+  }
+
   private record(status: 'completed' | 'failed', code: string | null): void {
     const { metrics } = this.s;
     metrics.imports.inc({ status, format: this.format ?? 'unknown', code: code ?? '' });
@@ -340,8 +359,13 @@ class ImportSession {
     metrics.importDuration.observe({ status }, (Date.now() - this.started) / 1000);
   }
 
-  /** Records the failure in the report and removes the staging folder. Safe to call twice. */
+  /**
+   * Records the failure in the report and removes the staging folder. Blobs that arrived whole and
+   * verified are held for the repository first, so that sending the same archive again (after a
+   * dropped connection, with a bad blob fixed) need not carry them. Safe to call twice.
+   */
   async fail(err: unknown, aborted = false): Promise<ImportReport> {
+    if (!this.ended) await this.holdWhole();
     await this.staging.abort();
     if (!this.ended) {
       this.ended = true;

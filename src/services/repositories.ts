@@ -9,6 +9,7 @@ import * as versionsDb from '../db/versions.js';
 import type { RepositoryRow, TagRow } from '../db/rows.js';
 import { BerthError } from '../errors.js';
 import { commitVersion, writeInitialVersion } from './commit.js';
+import { holdings } from './ownership.js';
 import type { Services } from './deps.js';
 
 export interface RepositoryView {
@@ -224,4 +225,36 @@ export async function deleteTag(s: Services, rawName: string, rawTag: string, ac
   const repo = await getRepositoryRow(s, rawName);
   const outcome = await commitVersion(s, { repository: repo, kind: 'untag', actor, reportId: null, tags: [{ tag, digest: null }] });
   return { name: tag, digest: null, version: outcome.version, new_version: outcome.newVersion };
+}
+
+/** The answer to a preflight: which of the asked digests the repository holds, and which it lacks. */
+export interface Preflight {
+  repository: string;
+  held: Array<{ digest: string; size: number }>;
+  missing: string[];
+}
+
+/** At most this many digests per preflight (an image with a thousand layers is far beyond any real one). */
+export const MAX_PREFLIGHT_DIGESTS = 10_000;
+
+/**
+ * Which of `rawDigests` the repository holds by the one ownership rule (services/ownership.ts): what
+ * an import into it may leave out. A client asks before it builds its upload.
+ */
+export async function preflight(s: Pick<Services, 'db'>, rawName: string, rawDigests: unknown): Promise<Preflight> {
+  if (!Array.isArray(rawDigests)) throw new BerthError('BODY_INVALID', 'digests must be a list of sha256 digests', null);
+  if (rawDigests.length > MAX_PREFLIGHT_DIGESTS) {
+    throw new BerthError('BODY_INVALID', `at most ${MAX_PREFLIGHT_DIGESTS} digests per preflight`, { limit: MAX_PREFLIGHT_DIGESTS });
+  }
+  const digests = [...new Set(rawDigests.map((d) => parseDigest(d)))];
+  const repo = await getRepositoryRow(s, rawName);
+  const held = await holdings(s.db, repo, digests);
+  return {
+    repository: repo.name,
+    held: digests.flatMap((d) => {
+      const h = held.get(d);
+      return h ? [{ digest: d, size: h.size }] : [];
+    }),
+    missing: digests.filter((d) => !held.has(d)),
+  };
 }

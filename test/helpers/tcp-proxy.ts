@@ -1,6 +1,8 @@
-// A TCP proxy in front of the test PostgreSQL that can go silent: while `silence()` holds, bytes
-// stop flowing both ways and new connections are accepted but never answered, as in a network
-// partition (nothing is refused, everything hangs). `restore()` lets the held bytes through again.
+// A TCP proxy in front of the test PostgreSQL (or a test server) that can go silent: while
+// `silence()` holds, bytes stop flowing both ways and new connections are accepted but never
+// answered, as in a network partition (nothing is refused, everything hangs). `restore()` lets the
+// held bytes through again. With `cutAfterBytes`, a connection is cut (both sides destroyed) once
+// the client has sent that many bytes through it: a connection that drops mid-upload.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
@@ -11,7 +13,7 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+export async function startTcpProxy(target: { host: string; port: number }, opts: { cutAfterBytes?: number } = {}): Promise<TcpProxy> {
   let silent = false;
   const sockets = new Set<net.Socket>();
   const links: Array<{ client: net.Socket; upstream: net.Socket }> = [];
@@ -25,7 +27,22 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     upstream.on('error', () => client.destroy());
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
-    client.pipe(upstream);
+    if (opts.cutAfterBytes !== undefined) {
+      const limit = opts.cutAfterBytes;
+      let passed = 0;
+      client.on('data', (chunk: Buffer) => {
+        if (passed >= limit) return;
+        const room = limit - passed;
+        passed += Math.min(chunk.length, room);
+        upstream.write(chunk.subarray(0, room));
+        if (passed >= limit) {
+          client.destroy();
+          upstream.destroy();
+        }
+      });
+    } else {
+      client.pipe(upstream);
+    }
     upstream.pipe(client);
     links.push({ client, upstream });
   };

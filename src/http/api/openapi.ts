@@ -47,6 +47,8 @@ const SCHEMAS = {
   VersionManifests: obj({ manifests: CONTENT_LIST, next: nullable(str) }),
   VersionBlobs: obj({ blobs: CONTENT_LIST, next: nullable(str) }),
   TagList: obj({ tags: TAG_LIST }),
+  PreflightRequest: obj({ digests: { ...arrayOf(DIGEST), maxItems: 10_000 } }),
+  Preflight: obj({ repository: str, held: arrayOf(obj({ digest: DIGEST, size: int })), missing: arrayOf(DIGEST) }),
   TagTarget: obj({ digest: DIGEST }),
   TagChange: obj({ name: str, digest: nullable(DIGEST), version: int, new_version: { type: 'boolean' } }),
   ImportReport: obj({

@@ -104,6 +104,20 @@ export function apiRoutes(s: Services): ApiRoute[] {
       handle: async (ctx, p, principal) => postImport(s, ctx, p.name!, principal.name),
     },
     {
+      method: 'POST',
+      path: '/api/v1/repositories/{name}/preflight',
+      summary: 'Which of these digests the repository holds (its latest version, or held for it): what an import may leave out',
+      action: 'push',
+      repository: 'name',
+      request: 'PreflightRequest',
+      response: { status: 200, schema: 'Preflight' },
+      errors: ['NAME_UNKNOWN', 'NAME_INVALID', 'DIGEST_INVALID', 'BODY_INVALID', 'UNSUPPORTED_MEDIA_TYPE'],
+      handle: async (ctx, p) => {
+        const body = await readJson(ctx);
+        ctx.body = await repos.preflight(s, p.name!, body.digests);
+      },
+    },
+    {
       method: 'GET',
       path: '/api/v1/repositories/{name}/versions',
       summary: "List a repository's versions, newest first",

@@ -1,0 +1,156 @@
+// Berth's HTTP API as the CLI speaks it: JSON calls and one streamed upload, with every failure turned
+// into a CliError (its exit code and one line) — never a stack trace.
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { CliError, EXIT } from './errors.js';
+
+export interface ImportReport {
+  id: string;
+  repository: string;
+  status: 'running' | 'completed' | 'failed';
+  format: string | null;
+  tag: string | null;
+  version: number | null;
+  new_version: boolean | null;
+  manifests: Array<{ digest: string; media_type: string; source: string }>;
+  blobs: Array<{ digest: string; size: number; source: string }>;
+  bytes_received: number;
+  created_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  actor?: string;
+  error: { code: string; message: string; details: Record<string, unknown> | null } | null;
+}
+
+export interface Preflight {
+  repository: string;
+  held: Array<{ digest: string; size: number }>;
+  missing: string[];
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+/** The error a server answer carries (`{ error: { code, message } }`, or a failed report). */
+function serverError(answer: Answer, what: string): CliError {
+  const body = answer.body as { error?: { code?: string; message?: string; details?: unknown }; id?: string; status?: string } | undefined;
+  const code = body?.error?.code ?? null;
+  const message = body?.error?.message ?? `HTTP ${answer.status}`;
+  const details = body?.error?.details as { missing?: unknown } | null | undefined;
+  const missing = Array.isArray(details?.missing) ? ` (missing ${details.missing.slice(0, 3).join(', ')}${details.missing.length > 3 ? ', …' : ''})` : '';
+  const report = body?.status === 'failed' && typeof body.id === 'string' ? body : undefined;
+  const suffix = report ? ` [report ${report.id}]` : '';
+  const line = `${what}: ${code ? `${code}: ` : ''}${message}${missing}${suffix}`;
+  if (answer.status === 401) return new CliError(EXIT.AUTH, `${what}: the server refused the token (401 ${code ?? 'UNAUTHORIZED'}); check BERTH_TOKEN or run berth login`, code, report);
+  if (answer.status === 403) return new CliError(EXIT.AUTH, `${what}: the token may not do this (403 ${code ?? 'DENIED'})`, code, report);
+  return new CliError(EXIT.REFUSED, line, code, report);
+}
+
+function networkError(err: unknown, url: URL, sent?: number): CliError {
+  const e = err as NodeJS.ErrnoException;
+  const reason = e.code ?? e.message;
+  if (sent === undefined || sent === 0) return new CliError(EXIT.NETWORK, `cannot reach ${url.origin}: ${reason}`);
+  return new CliError(EXIT.NETWORK, `the connection to ${url.origin} broke after ${sent} bytes (${reason}); run the same command again to send only the rest`);
+}
+
+export class BerthClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string,
+  ) {}
+
+  private request(method: string, pathname: string, headers: Record<string, string>): http.ClientRequest {
+    const url = new URL(pathname, this.baseUrl);
+    const lib = url.protocol === 'https:' ? https : http;
+    return lib.request(url, { method, headers: { Authorization: `Bearer ${this.token}`, Accept: 'application/json', ...headers } });
+  }
+
+  private static readAnswer(res: http.IncomingMessage): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+  }
+
+  /** A JSON call; answers the body of a 2xx, throws a CliError for anything else. */
+  async json<T>(method: string, pathname: string, what: string, body?: unknown): Promise<T> {
+    const url = new URL(pathname, this.baseUrl);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const answer = await new Promise<Answer>((resolve, reject) => {
+      const req = this.request(method, pathname, payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {});
+      req.on('error', (err) => reject(networkError(err, url)));
+      req.on('response', (res) => BerthClient.readAnswer(res).then(resolve, (err: unknown) => reject(networkError(err, url))));
+      req.end(payload);
+    });
+    if (answer.status < 200 || answer.status > 299) throw serverError(answer, what);
+    return answer.body as T;
+  }
+
+  preflight(repository: string, digests: string[]): Promise<Preflight> {
+    return this.json('POST', `/api/v1/repositories/${repository}/preflight`, `preflight ${repository}`, { digests });
+  }
+
+  /**
+   * Streams a tar body into an import of `repository`. `onSent` is told each chunk's size as it is
+   * handed to the socket. Answers the completed report; throws with the failed one.
+   */
+  async importTar(repository: string, tag: string | undefined, body: Readable, onSent: (n: number) => void): Promise<ImportReport> {
+    const query = tag === undefined ? '' : `?tag=${encodeURIComponent(tag)}`;
+    const pathname = `/api/v1/repositories/${repository}/imports${query}`;
+    const url = new URL(pathname, this.baseUrl);
+    const what = `push ${repository}${tag === undefined ? '' : `:${tag}`}`;
+    let sent = 0;
+    const answer = await new Promise<Answer>((resolve, reject) => {
+      const req = this.request('POST', pathname, { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' });
+      let answered = false;
+      let failed = false;
+      const fail = (err: unknown) => {
+        if (answered || failed) return;
+        failed = true;
+        body.destroy();
+        req.destroy();
+        reject(err instanceof CliError ? err : networkError(err, url, sent));
+      };
+      req.on('error', fail);
+      req.on('response', (res) => {
+        answered = true;
+        // The server answered before the body ended (it refused the upload): stop sending.
+        body.unpipe(req);
+        body.destroy();
+        BerthClient.readAnswer(res).then(resolve, (err: unknown) => {
+          answered = false;
+          fail(err);
+        });
+      });
+      body.on('data', (chunk: Buffer) => {
+        sent += chunk.length;
+        onSent(chunk.length);
+      });
+      body.on('error', (err) => {
+        // A local read error: a CliError from the reader, or the file system's own.
+        if (!answered) fail(err instanceof CliError ? err : toLocalError(err));
+      });
+      body.pipe(req);
+    });
+    if (answer.status === 201) return answer.body as ImportReport;
+    throw serverError(answer, what);
+  }
+}
+
+function toLocalError(err: unknown): CliError {
+  return new CliError(EXIT.INPUT, `reading the image failed: ${(err as Error).message}`);
+}

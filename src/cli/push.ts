@@ -1,0 +1,81 @@
+// `berth push <image> <host>/<repository>[:tag]`: read the image locally, ask the server which of its
+// blobs the repository holds (preflight), and stream an import that carries only the rest.
+import { isDigest } from '../core/digest.js';
+import { BerthError } from '../errors.js';
+import { BerthClient, type ImportReport } from './client.js';
+import { serverFor } from './credentials.js';
+import { CliError, EXIT } from './errors.js';
+import { type LocalImage, LocalInputError, omittableBlobs, readLocalImage, uploadSize, uploadStream } from './local-image.js';
+import { bytes, Output } from './output.js';
+import { parseTarget } from './target.js';
+
+/** A local read failure as a CliError: bad content keeps the server's code for it. */
+function localError(input: string, err: unknown): unknown {
+  if (err instanceof CliError) return err;
+  if (err instanceof LocalInputError) return new CliError(EXIT.INPUT, err.message);
+  if (err instanceof BerthError) {
+    // An image that leaves out blobs the repository lacks is refused by the ownership rule, not unreadable.
+    const exit = err.code === 'BLOB_UNKNOWN' ? EXIT.REFUSED : EXIT.INPUT;
+    const missing = Array.isArray((err.details as { missing?: unknown } | null)?.missing) ? ` (missing ${((err.details as { missing: string[] }).missing).slice(0, 3).join(', ')})` : '';
+    return new CliError(exit, `${input}: ${err.code}: ${err.message}${missing}`, err.code);
+  }
+  const code = (err as { code?: string }).code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new CliError(EXIT.INPUT, `${input}: ${(err as Error).message}`);
+  return err;
+}
+
+export async function push(input: string, destination: string, out: Output): Promise<ImportReport> {
+  const target = parseTarget(destination);
+  const server = await serverFor(target, /^https?:\/\//.test(destination));
+  const client = new BerthClient(server.baseUrl, server.token);
+
+  let image: LocalImage;
+  try {
+    image = await readLocalImage(input, {
+      // Asked only when the image itself leaves a blob out (a docker-archive whose layer file is missing).
+      repositoryBlob: async (digest) => (await client.preflight(target.repository, [digest])).held[0],
+    });
+  } catch (err) {
+    throw localError(input, err);
+  }
+  const { plan } = image;
+  out.phase(
+    'read',
+    { input, format: image.format, manifests: plan.manifests.length, blobs: plan.blobs.length, bytes: image.totalBytes },
+    `read ${input}: ${image.format}, ${plan.manifests.length} manifest${plan.manifests.length === 1 ? '' : 's'}, ${plan.blobs.length} blobs, ${bytes(image.totalBytes)}`,
+  );
+
+  const candidates = omittableBlobs(image);
+  const answer = candidates.length === 0 ? { held: [], missing: [] } : await client.preflight(target.repository, candidates.map((c) => c.digest));
+  const held = new Set(answer.held.map((h) => h.digest).filter(isDigest));
+  const omit = new Set(candidates.filter((c) => held.has(c.digest)).flatMap((c) => c.entries));
+  const reusedBytes = candidates.filter((c) => held.has(c.digest)).reduce((sum, c) => sum + c.size, 0);
+  const total = uploadSize(image, omit);
+  out.phase(
+    'preflight',
+    { repository: target.repository, held: [...held], reused_bytes: reusedBytes, upload_bytes: total },
+    `preflight: ${target.repository} holds ${held.size} of ${candidates.length} blobs (${bytes(reusedBytes)}); sending ${bytes(total)}`,
+  );
+
+  out.startUpload(total);
+  let report: ImportReport;
+  try {
+    report = await client.importTar(target.repository, target.tag, uploadStream(image, omit), (n) => out.progress(n));
+  } catch (err) {
+    out.endUpload();
+    throw localError(input, err);
+  }
+  const { sent, ms } = out.endUpload();
+  out.phase('uploaded', { bytes: sent, duration_ms: ms }, `uploaded ${bytes(sent)} in ${(ms / 1000).toFixed(2)} s (${bytes(Math.round(sent / Math.max(ms / 1000, 0.001)))}/s)`);
+
+  const reused = report.blobs.filter((b) => b.source !== 'upload');
+  const uploaded = report.blobs.filter((b) => b.source === 'upload');
+  const name = `${report.repository}${report.tag ? `:${report.tag}` : ''}`;
+  out.result(report, [
+    `pushed ${name}: version ${report.version}${report.new_version ? '' : ' (unchanged: the repository already had this)'}`,
+    `  sent     ${bytes(report.bytes_received)} (${uploaded.length} blob${uploaded.length === 1 ? '' : 's'}, ${bytes(uploaded.reduce((s, b) => s + b.size, 0))})`,
+    `  reused   ${reused.length} blob${reused.length === 1 ? '' : 's'}, ${bytes(reused.reduce((s, b) => s + b.size, 0))}`,
+    `  report   ${report.id}`,
+  ]);
+  return report;
+}

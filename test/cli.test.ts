@@ -1,0 +1,373 @@
+// The `berth` CLI, run as a child process (bin/berth.js, as `npx berth` runs it) against a real server:
+// preflight and incomplete uploads, resume after a dropped connection, login, reports, and every
+// failure's exit code and one-line message.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { dirEntries, type Entry, gzip, hex, makeImage, tarOf } from './helpers/archives.js';
+import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
+
+const ROOT = path.resolve('.');
+const SAMPLES = path.resolve('samples');
+const MiB = 1024 * 1024;
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `berth …args` to its end with its own HOME (so no config file leaks in or out). */
+function berth(args: string[], env: Record<string, string | undefined> = {}, stdin?: string): Promise<Run> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_') && k !== 'XDG_CONFIG_HOME'));
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'berth.js'), ...args], {
+    cwd: ROOT,
+    env: { ...inherited, HOME: path.join(os.tmpdir(), 'berth-cli-nohome'), ...env } as NodeJS.ProcessEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.end(stdin ?? '');
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+const withToken = { BERTH_TOKEN: ADMIN_TOKEN };
+const host = (s: TestServer) => new URL(s.url).host;
+/** The last JSON line of a --json run: the import report (or the error). */
+const lastJson = (run: Run) => JSON.parse(run.stdout.trim().split('\n').at(-1)!) as any;
+
+async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-cli-'));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes entries as a folder (a skopeo `dir:` copy). */
+async function writeFolder(dir: string, entries: Entry[]): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  for (const e of entries) await fs.writeFile(path.join(dir, e.name), e.data ?? '');
+  return dir;
+}
+
+/** A message printed on failure: one line, no stack trace. */
+function assertOneLine(t: { is: (a: unknown, b: unknown, m?: string) => void; false: (v: boolean, m?: string) => void }, run: Run): void {
+  const lines = run.stderr.trim().split('\n');
+  t.is(lines.length, 1, run.stderr);
+  t.false(/\n\s+at /.test(run.stderr) || /\.ts:\d+/.test(run.stderr), run.stderr);
+}
+
+let berthServer: TestServer;
+test.before(async () => {
+  berthServer = await startBerth();
+});
+test.after.always(async () => {
+  await berthServer?.close();
+});
+
+test.serial('a second push of the same image sends under 1 % of its bytes and makes no version', async (t) => {
+  const repo = await berthServer.newRepository('cli-again');
+  const image = makeImage({ layers: [randomBytes(2 * MiB), randomBytes(2 * MiB)] });
+  const folder = await writeFolder(path.join(await tempDir(t), 'app'), dirEntries(image));
+
+  const first = await berth(['push', '--json', folder, `${host(berthServer)}/${repo}:v1`], withToken);
+  t.is(first.code, 0, first.stderr);
+  const r1 = lastJson(first);
+  t.is(r1.status, 'completed');
+  t.is(r1.version, 1);
+  t.true(r1.bytes_received > 4 * MiB);
+  t.true(r1.blobs.every((b: { source: string }) => b.source === 'upload'));
+
+  const second = await berth(['push', '--json', folder, `${host(berthServer)}/${repo}:v1`], withToken);
+  t.is(second.code, 0, second.stderr);
+  const r2 = lastJson(second);
+  t.is(r2.status, 'completed');
+  t.is(r2.new_version, false);
+  t.is(r2.version, 1);
+  t.true(r2.bytes_received < r1.bytes_received / 100, `${r2.bytes_received} of ${r1.bytes_received}`);
+  t.deepEqual(r2.blobs.map((b: { source: string }) => b.source), ['repository', 'repository', 'repository']);
+  t.is(await berthServer.latestVersion(repo), 1);
+  // The phases before the report, one JSON line each.
+  t.deepEqual(second.stdout.trim().split('\n').slice(0, -1).map((l) => JSON.parse(l).event), ['read', 'preflight', 'uploaded']);
+});
+
+test.serial('an image sharing its base layer with the repository sends the other layers only, and the report lists the base as reused', async (t) => {
+  const repo = await berthServer.newRepository('cli-base');
+  const base = randomBytes(3 * MiB);
+  const dir = await tempDir(t);
+  const one = makeImage({ layers: [base, randomBytes(64 * 1024)] });
+  const two = makeImage({ layers: [base, randomBytes(512 * 1024)] });
+  t.is((await berth(['push', await writeFolder(path.join(dir, 'one'), dirEntries(one)), `${host(berthServer)}/${repo}:one`], withToken)).code, 0);
+
+  // The second image as a gzip-compressed skopeo dir tarball: filtered on the fly.
+  const archive = path.join(dir, 'two.tar.gz');
+  await fs.writeFile(archive, gzip(await tarOf(dirEntries(two, { prefix: './' }))));
+  const run = await berth(['push', archive, `${host(berthServer)}/${repo}:two`], withToken);
+  t.is(run.code, 0, run.stderr);
+  const lines = run.stdout.trim().split('\n');
+  t.regex(lines[0]!, /^read .*two\.tar\.gz: skopeo-dir, 1 manifest, 3 blobs/);
+  t.regex(lines[1]!, /^preflight: cli-base-\d+ holds 1 of 3 blobs \(3\.00 MiB\)/);
+  t.regex(run.stdout, /pushed cli-base-\d+:two: version 2/);
+  const id = /report\s+([0-9a-f-]{36})/.exec(run.stdout)![1]!;
+  const report = (await berthServer.api('GET', `/api/v1/imports/${id}`)).body;
+  const source = Object.fromEntries(report.blobs.map((b: { digest: string; source: string }) => [b.digest, b.source]));
+  t.is(source[two.layerDigests[0]!], 'repository');
+  t.is(source[two.layerDigests[1]!], 'upload');
+  t.is(source[two.configDigest], 'upload');
+  t.true(report.bytes_received > 512 * 1024 && report.bytes_received < 600 * 1024, String(report.bytes_received));
+});
+
+// Every real sample as an archive, and the skopeo dir: and OCI layout samples unpacked into folders with tar(1).
+const SAMPLE_LIST = JSON.parse(readFileSync(path.join(SAMPLES, 'digests.json'), 'utf8')) as Array<{ file: string; format: string; manifest_digest: string }>;
+const FOLDER_SAMPLES = new Set(['skopeo-dir-v2s2.tar', 'skopeo-dir-multiarch-oci.tar', 'oci-archive.tar', 'oci-archive-multiarch.tar']);
+for (const sample of SAMPLE_LIST) {
+  for (const asFolder of FOLDER_SAMPLES.has(sample.file) ? [false, true] : [false]) {
+    const what = `${sample.file}${asFolder ? ' unpacked into a folder' : ''}`;
+    // docker save's layers sit in <id>/layer.tar, whose names do not say which blob they are: they travel.
+    const resent = sample.file === 'docker-save.tar' ? 2 : 0;
+    test.serial(`the sample ${what} pushes as ${sample.format}; pushed again it sends ${resent} blobs and makes no version`, async (t) => {
+      let input = path.join(SAMPLES, sample.file);
+      if (asFolder) {
+        const folder = path.join(await tempDir(t), 'image');
+        await fs.mkdir(folder);
+        await run('tar', ['-xf', input, '-C', folder]);
+        input = folder;
+      }
+      const repo = await berthServer.newRepository('cli-sample');
+      const first = await berth(['push', '--json', input, `${host(berthServer)}/${repo}`], withToken);
+      t.is(first.code, 0, first.stderr);
+      const r1 = lastJson(first);
+      t.is(r1.format, sample.format);
+      t.true(r1.manifests.some((m: { digest: string }) => m.digest === sample.manifest_digest));
+      const again = lastJson(await berth(['push', '--json', input, `${host(berthServer)}/${repo}`], withToken));
+      t.is(again.new_version, false);
+      t.is(again.blobs.filter((b: { source: string }) => b.source === 'upload').length, resent);
+      t.is(await berthServer.latestVersion(repo), 1);
+    });
+  }
+}
+
+test.serial('a push cut off mid-way and run again sends only what had not arrived; the held blobs count for that repository only', async (t) => {
+  const repo = await berthServer.newRepository('cli-resume');
+  const other = await berthServer.newRepository('cli-resume-other');
+  const image = makeImage({ layers: [randomBytes(MiB), randomBytes(MiB), randomBytes(MiB), randomBytes(MiB)] });
+  const folder = await writeFolder(path.join(await tempDir(t), 'app'), dirEntries(image));
+  // The folder is sent in name order: which blobs come before the cut is known.
+  const order = (await fs.readdir(folder)).sort();
+  const sizes = new Map(image.entries.map((e) => [e.name, Buffer.byteLength(e.data ?? '')]));
+  const cut = Math.round(2.5 * MiB);
+  let offset = 0;
+  const whole: string[] = [];
+  for (const name of order) {
+    offset += 512 + Math.ceil(sizes.get(name)! / 512) * 512;
+    if (offset < cut - 64 * 1024 && /^[a-f0-9]{64}$/.test(name)) whole.push(`sha256:${name}`);
+  }
+  t.true(whole.length >= 1);
+
+  const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(berthServer.url).port) }, { cutAfterBytes: cut });
+  t.teardown(() => proxy.close());
+  const dropped = await berth(['push', folder, `127.0.0.1:${proxy.port}/${repo}:v1`], withToken);
+  t.is(dropped.code, 5, dropped.stderr);
+  t.regex(dropped.stderr, /^berth: the connection to http:\/\/127\.0\.0\.1:\d+ broke after \d+ bytes .*run the same command again/);
+  assertOneLine(t, dropped);
+
+  // The server records the failure (and holds what arrived whole) once it sees the connection go.
+  let failed: any;
+  for (let i = 0; i < 100 && !failed; i++) {
+    failed = (await berthServer.api('GET', `/api/v1/imports?repository=${repo}&status=failed`)).body.imports[0];
+    if (!failed) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(failed?.error?.code, 'CLIENT_ABORTED');
+  const preflight = await berthServer.api('POST', `/api/v1/repositories/${repo}/preflight`, { digests: image.layerDigests });
+  t.is(preflight.status, 200);
+  t.deepEqual(preflight.body.held.map((h: { digest: string }) => h.digest).sort(), whole.filter((d) => image.layerDigests.includes(d)).sort());
+  // Another repository gains nothing: the same digests are missing there, and an archive leaving them out is BLOB_UNKNOWN.
+  const elsewhere = await berthServer.api('POST', `/api/v1/repositories/${other}/preflight`, { digests: image.layerDigests });
+  t.deepEqual(elsewhere.body.held, []);
+  const sneaky = await berthServer.importRaw(other, await tarOf(dirEntries(image, { omit: whole })));
+  t.is(sneaky.status, 400);
+  t.is(sneaky.body.error.code, 'BLOB_UNKNOWN');
+
+  const rerun = await berth(['push', '--json', folder, `${host(berthServer)}/${repo}:v1`], withToken);
+  t.is(rerun.code, 0, rerun.stderr);
+  const report = lastJson(rerun);
+  t.is(report.version, 1);
+  const reused = report.blobs.filter((b: { source: string }) => b.source === 'repository').map((b: { digest: string }) => b.digest);
+  t.deepEqual(reused.sort(), [...whole].sort());
+  const restBytes = image.entries.filter((e) => !whole.includes(`sha256:${e.name}`)).reduce((s, e) => s + Buffer.byteLength(e.data ?? ''), 0);
+  t.true(report.bytes_received >= restBytes && report.bytes_received < restBytes + 16 * 1024, `${report.bytes_received} vs ${restBytes}`);
+  t.true(report.bytes_received < 4 * MiB - MiB);
+});
+
+test.serial('preflight answers what the repository holds, needs push, and checks its digests', async (t) => {
+  const repo = await berthServer.newRepository('cli-preflight');
+  const image = makeImage();
+  t.is((await berthServer.importRaw(repo, await tarOf(dirEntries(image)))).status, 201);
+  const unknown = `sha256:${'0'.repeat(64)}`;
+  const res = await berthServer.api('POST', `/api/v1/repositories/${repo}/preflight`, { digests: [...image.layerDigests, unknown, image.manifestDigest] });
+  t.is(res.status, 200);
+  t.deepEqual(res.body, {
+    repository: repo,
+    held: [
+      ...image.layerDigests.map((d, i) => ({ digest: d, size: image.layers[i]!.length })),
+      { digest: image.manifestDigest, size: image.manifest.length },
+    ],
+    missing: [unknown],
+  });
+  const anonymous = await fetch(`${berthServer.url}/api/v1/repositories/${repo}/preflight`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"digests":[]}' });
+  t.is(anonymous.status, 401);
+  t.is((await berthServer.api('POST', `/api/v1/repositories/${repo}/preflight`, { digests: ['sha256:nope'] })).body.error.code, 'DIGEST_INVALID');
+  t.is((await berthServer.api('POST', `/api/v1/repositories/${repo}/preflight`, { digests: 'x' })).body.error.code, 'BODY_INVALID');
+  t.is((await berthServer.api('POST', '/api/v1/repositories/cli-nothing-here/preflight', { digests: [] })).status, 404);
+});
+
+test.serial('each failure exits non-zero with one line: missing file, bad archive, no credentials, 401, unreachable, BLOB_UNKNOWN, unknown repository, bad destination', async (t) => {
+  const repo = await berthServer.newRepository('cli-fail');
+  const dir = await tempDir(t);
+  const dest = `${host(berthServer)}/${repo}`;
+
+  const missing = await berth(['push', path.join(dir, 'nope.tar'), dest], withToken);
+  t.is(missing.code, 3);
+  t.regex(missing.stderr, /^berth: .*nope\.tar: no such file or folder\n$/);
+  assertOneLine(t, missing);
+
+  const junk = path.join(dir, 'junk.tar');
+  await fs.writeFile(junk, randomBytes(3000));
+  const bad = await berth(['push', junk, dest], withToken);
+  t.is(bad.code, 3);
+  t.regex(bad.stderr, /^berth: .*junk\.tar: ARCHIVE_INVALID: /);
+  assertOneLine(t, bad);
+
+  const folder = await writeFolder(path.join(dir, 'app'), dirEntries(makeImage()));
+  const noCreds = await berth(['push', folder, dest]);
+  t.is(noCreds.code, 4);
+  t.regex(noCreds.stderr, /^berth: no credentials for 127\.0\.0\.1:\d+: set BERTH_TOKEN or run berth login/);
+  assertOneLine(t, noCreds);
+
+  const wrong = await berth(['push', folder, dest], { BERTH_TOKEN: 'not-the-token-0123456789' });
+  t.is(wrong.code, 4);
+  t.regex(wrong.stderr, /401/);
+  assertOneLine(t, wrong);
+
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const unreachable = await berth(['push', folder, `127.0.0.1:${port}/${repo}`], withToken);
+  t.is(unreachable.code, 5);
+  t.regex(unreachable.stderr, /^berth: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED\n$/);
+
+  const image = makeImage();
+  const incomplete = await writeFolder(path.join(dir, 'incomplete'), dirEntries(image, { omit: [image.layerDigests[0]!] }));
+  const unknown = await berth(['push', '--json', incomplete, dest], withToken);
+  t.is(unknown.code, 1);
+  t.regex(unknown.stderr, new RegExp(`^berth: push ${repo}: BLOB_UNKNOWN: .*missing ${image.layerDigests[0]}.*\\[report [0-9a-f-]{36}\\]\\n$`));
+  const failedReport = lastJson(unknown);
+  t.is(failedReport.status, 'failed');
+  t.is(failedReport.error.code, 'BLOB_UNKNOWN');
+
+  const noRepo = await berth(['push', folder, `${host(berthServer)}/cli-not-created`], withToken);
+  t.is(noRepo.code, 1);
+  t.regex(noRepo.stderr, /^berth: preflight cli-not-created: NAME_UNKNOWN: /);
+
+  const badDest = await berth(['push', folder, 'just-a-name'], withToken);
+  t.is(badDest.code, 2);
+  t.regex(badDest.stderr, /<host>\/<repository>\[:tag\]/);
+  t.is(await berthServer.latestVersion(repo), 0);
+});
+
+test.serial('berth login stores the token in the config file with mode 0600 and push uses it; a wrong token is not stored', async (t) => {
+  const home = await tempDir(t);
+  const env = { XDG_CONFIG_HOME: path.join(home, 'config') };
+  const wrong = await berth(['login', host(berthServer)], env, 'wrong-token-0123456789abcdef\n');
+  t.is(wrong.code, 4);
+  await t.throwsAsync(fs.stat(path.join(home, 'config', 'berth', 'config.json')));
+
+  const ok = await berth(['login', host(berthServer)], env, `${ADMIN_TOKEN}\n`);
+  t.is(ok.code, 0, ok.stderr);
+  const file = path.join(home, 'config', 'berth', 'config.json');
+  t.is((await fs.stat(file)).mode & 0o777, 0o600);
+  const stored = JSON.parse(await fs.readFile(file, 'utf8'));
+  t.is(stored.hosts[host(berthServer)].token, ADMIN_TOKEN);
+  t.false(ok.stdout.includes(ADMIN_TOKEN));
+
+  const repo = await berthServer.newRepository('cli-login');
+  const folder = await writeFolder(path.join(home, 'app'), dirEntries(makeImage()));
+  const run = await berth(['push', folder, `${host(berthServer)}/${repo}:v1`], env);
+  t.is(run.code, 0, run.stderr);
+  // HOME works as well when XDG_CONFIG_HOME is unset.
+  const viaHome = await berth(['reports', '--repository', repo, '--json'], { HOME: home, XDG_CONFIG_HOME: path.join(home, 'config') });
+  t.is(viaHome.code, 0, viaHome.stderr);
+});
+
+test.serial('berth reports and berth report show import reports as tables and as JSON', async (t) => {
+  const repo = await berthServer.newRepository('cli-reports');
+  const dir = await tempDir(t);
+  const image = makeImage();
+  const ok = lastJson(await berth(['push', '--json', await writeFolder(path.join(dir, 'ok'), dirEntries(image)), `${host(berthServer)}/${repo}:v1`], withToken));
+  const other = makeImage();
+  const failed = lastJson(
+    await berth(['push', '--json', await writeFolder(path.join(dir, 'bad'), dirEntries(other, { omit: [other.layerDigests[1]!] })), `${host(berthServer)}/${repo}`], withToken),
+  );
+  const env = { ...withToken, BERTH_HOST: host(berthServer) };
+
+  const table = await berth(['reports', '--repository', repo], env);
+  t.is(table.code, 0, table.stderr);
+  const lines = table.stdout.trim().split('\n');
+  t.regex(lines[0]!, /^ID\s+REPOSITORY\s+STATUS\s+FORMAT\s+TAG\s+VERSION\s+RECEIVED\s+CREATED\s+ERROR$/);
+  t.is(lines.length, 3);
+  t.true(lines[1]!.startsWith(failed.id) && lines[1]!.includes('failed') && lines[1]!.endsWith('BLOB_UNKNOWN'));
+  t.true(lines[2]!.startsWith(ok.id) && lines[2]!.includes('completed'));
+
+  const onlyFailed = JSON.parse((await berth(['reports', '--repository', repo, '--status', 'failed', '--json'], env)).stdout);
+  t.deepEqual(onlyFailed.map((r: { id: string }) => r.id), [failed.id]);
+
+  const one = await berth(['report', ok.id], env);
+  t.is(one.code, 0, one.stderr);
+  t.regex(one.stdout, new RegExp(`^id\\s+${ok.id}$`, 'm'));
+  t.regex(one.stdout, /^status\s+completed$/m);
+  for (const d of image.layerDigests) t.regex(one.stdout, new RegExp(`^${d}\\s+2\\.00 KiB\\s+upload$`, 'm'));
+  t.deepEqual(JSON.parse((await berth(['report', ok.id, '--json'], env)).stdout), (await berthServer.api('GET', `/api/v1/imports/${ok.id}`)).body);
+
+  const none = await berth(['report', '00000000-0000-0000-0000-000000000000'], env);
+  t.is(none.code, 1);
+  t.regex(none.stderr, /IMPORT_UNKNOWN/);
+  t.is(hex(image.configDigest).length, 64);
+});
+
+test.serial('with a scoped token: pull-only is 403 (exit 4) before any byte is sent, a repository it cannot see is NAME_UNKNOWN, push scope pushes', async (t) => {
+  const repo = await berthServer.newRepository('cli-scoped');
+  const folder = await writeFolder(path.join(await tempDir(t), 'app'), dirEntries(makeImage({ layers: [randomBytes(256 * 1024)] })));
+  const token = async (name: string, actions: string[]) =>
+    (await berthServer.api('POST', '/api/v1/tokens', { name, scopes: [{ repositories: repo, actions }] })).body.secret as string;
+
+  const reader = await berth(['push', folder, `${host(berthServer)}/${repo}:v1`], { BERTH_TOKEN: await token('cli-reader', ['pull']) });
+  t.is(reader.code, 4);
+  t.regex(reader.stderr, /^berth: preflight cli-scoped-\d+: the token may not do this \(403 DENIED\)\n$/);
+  t.is((await berthServer.api('GET', `/api/v1/imports?repository=${repo}`)).body.imports.length, 0);
+
+  // A token scoped to another repository does not learn whether this one exists.
+  const otherRepo = await berthServer.newRepository('cli-scoped-other');
+  const stranger = await berth(['push', folder, `${host(berthServer)}/${otherRepo}:v1`], { BERTH_TOKEN: await token('cli-stranger', ['push']) });
+  t.is(stranger.code, 1);
+  t.regex(stranger.stderr, /NAME_UNKNOWN/);
+
+  const pusher = await berth(['push', '--json', folder, `${host(berthServer)}/${repo}:v1`], { BERTH_TOKEN: await token('cli-pusher', ['push']) });
+  t.is(pusher.code, 0, pusher.stderr);
+  t.is(lastJson(pusher).version, 1);
+});
