@@ -15,7 +15,7 @@ import knexFactory from 'knex';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
-import { importArchive } from '../src/services/imports.js';
+import { importArchive, listImports } from '../src/services/imports.js';
 import { createRepository, putTag } from '../src/services/repositories.js';
 import { dirEntries, makeImage, tarOf } from '../test/helpers/archives.js';
 import { median, percentile } from './report.js';
@@ -104,10 +104,12 @@ async function main(): Promise<void> {
     });
     const cookie = res.headers.getSetCookie().find((c) => c.startsWith('berth_session='))!.split(';')[0]!;
     const someReport = (await (await fetch(`${server.url}/api/v1/imports?status=completed&limit=1`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()).imports[0].id;
+    // The report after which the 100th page of 50 starts (the link a reader follows 99 times).
+    const deep = (await listImports(s, { visible: { all: true }, limit: 99 * 50 })).at(-1)!.id;
     const pages: Array<[string, string]> = [
       ['imports, newest 50 + chart', '/ui/imports'],
       ['imports, failed in the repository', `/ui/imports?repository=${REPO}&status=failed`],
-      ['imports, page 100 (offset 4,950)', '/ui/imports?page=100'],
+      ['imports, 100th page (keyset)', `/ui/imports?older=${deep}`],
       ['one report', `/ui/imports/${someReport}`],
       ['repositories', '/ui/repositories'],
       ['one repository (tags + 50 versions)', `/ui/repositories/${REPO}`],

@@ -400,6 +400,24 @@ test('import reports are listed newest first and filtered by repository and stat
   t.is((await berth.api('GET', '/api/v1/imports/00000000-0000-0000-0000-000000000000')).body.error.code, 'IMPORT_UNKNOWN');
 });
 
+test('import reports are filtered by format, actor and time', async (t) => {
+  const { berth } = t.context;
+  const repo = await newRepo(berth);
+  const ok = await berth.importMultipart(repo, await tarOf(dirEntries(makeImage())));
+  const failed = await berth.importMultipart(repo, randomBytes(1024));
+  const ids = async (query: string) => (await berth.api('GET', `/api/v1/imports?repository=${encodeURIComponent(repo)}&${query}`)).body.imports.map((r: { id: string }) => r.id);
+  t.deepEqual(await ids('format=skopeo-dir'), [ok.body.id]);
+  t.deepEqual(await ids('format=oci-layout'), []);
+  t.deepEqual(await ids('actor=admin'), [failed.body.id, ok.body.id]);
+  t.deepEqual(await ids('actor=someone-else'), []);
+  t.deepEqual(await ids(`since=${encodeURIComponent(failed.body.created_at)}`), [failed.body.id]);
+  t.deepEqual(await ids(`before=${encodeURIComponent(failed.body.created_at)}`), [ok.body.id]);
+  t.deepEqual(await ids(`since=${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}`), []);
+  const bad = await berth.api('GET', '/api/v1/imports?since=yesterday');
+  t.is(bad.status, 400);
+  t.is(bad.body.error.code, 'BODY_INVALID');
+});
+
 test('the manifest digest is the sha256 of manifest.json exactly as uploaded', async (t) => {
   const { berth } = t.context;
   const repo = await newRepo(berth);

@@ -99,6 +99,8 @@ async function axeViolations(page: Page): Promise<string[]> {
 }
 
 const rowsOf = (page: Page) => page.locator('table.imports tbody tr');
+const rowsHrefs = (page: Page): Promise<string[]> =>
+  page.locator('table.imports tbody tr td:first-child a').evaluateAll((as) => as.map((a) => a.getAttribute('href')!));
 
 test.serial('signing in: an unauthenticated page sends the browser to sign in and back; a wrong token is refused', async (t) => {
   const { context, page } = await newPage();
@@ -160,6 +162,21 @@ test.serial('imports: newest first, filtered by status, repository, format, acto
   await page.waitForURL(/repository=/);
   t.is(await rowsOf(page).count(), 1);
   t.is(await rowsOf(page).locator('td').nth(3).innerText(), 'oci-layout');
+
+  // Pages of 5: the newest 5, then the 2 older ones, and back.
+  await page.goto(`${berth.url}/ui/imports?per=5`);
+  const first = await rowsHrefs(page);
+  t.is(first.length, 5);
+  t.is(await page.getByRole('link', { name: 'Newer' }).count(), 0);
+  await page.getByRole('link', { name: 'Older' }).click();
+  await page.waitForURL(/older=/);
+  const second = await rowsHrefs(page);
+  t.is(second.length, started.length - 5);
+  t.deepEqual(second.filter((h) => first.includes(h)), []);
+  t.is(await page.getByRole('link', { name: 'Older' }).count(), 0);
+  await page.getByRole('link', { name: 'Newer' }).click();
+  await page.waitForURL(/newer=/);
+  t.deepEqual(await rowsHrefs(page), first);
 
   await page.goto(`${berth.url}/ui/imports?format=skopeo-dir&actor=admin`);
   t.is(await rowsOf(page).count(), 4);

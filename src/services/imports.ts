@@ -87,10 +87,23 @@ function checkFilter(f: importsDb.ImportFilter): void {
   }
 }
 
-/** Reports newest first, narrowed by `f` (see db/imports.ts ImportFilter). */
-export async function listImports(s: Services, f: importsDb.ImportFilter & { limit: number; offset?: number }): Promise<ImportReport[]> {
+/**
+ * Reports newest first, narrowed by `f` (see db/imports.ts ImportFilter); with `older` or `newer`
+ * (a report id), the page after or before that report (IMPORT_UNKNOWN for an unknown id).
+ */
+export async function listImports(
+  s: Services,
+  f: importsDb.ImportFilter & { limit: number; older?: string; newer?: string },
+): Promise<ImportReport[]> {
   checkFilter(f);
-  return (await importsDb.listImports(s.db, f)).map(reportFromRow);
+  const { older, newer, ...filter } = f;
+  const at = older ?? newer;
+  let cursor: importsDb.ImportCursor | undefined;
+  if (at !== undefined) {
+    const row = await getImport(s, at);
+    cursor = { created_at: row.created_at, id: row.id, direction: older !== undefined ? 'older' : 'newer' };
+  }
+  return (await importsDb.listImports(s.db, { ...filter, ...(cursor ? { cursor } : {}) })).map(reportFromRow);
 }
 
 /** Reports per UTC day and status with their bytes, oldest day first, narrowed by `f`. */

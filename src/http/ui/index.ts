@@ -88,18 +88,27 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
         };
         const from = dateParam(ctx, 'from');
         const to = dateParam(ctx, 'to');
-        const pageNo = queryInt(ctx, 'page', 1, 1, 100_000);
+        const per = queryInt(ctx, 'per', PAGE, 5, 200);
+        const older = queryString(ctx, 'older');
+        const newer = queryString(ctx, 'newer');
         const defined = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as Record<string, string>;
         const since = from !== undefined ? `${from}T00:00:00.000Z` : undefined;
         const before = to !== undefined ? `${dayOf(Date.parse(`${to}T00:00:00Z`) + DAY_MS)}T00:00:00.000Z` : undefined;
-        const rows = await listImports(s, {
-          ...defined,
-          ...(since !== undefined ? { since } : {}),
-          ...(before !== undefined ? { before } : {}),
-          visible,
-          limit: PAGE + 1,
-          offset: (pageNo - 1) * PAGE,
-        });
+        const base = { ...defined, ...(since !== undefined ? { since } : {}), ...(before !== undefined ? { before } : {}), visible, limit: per + 1 };
+        // Keyset pages: `older=<id>` the reports after that one, `newer=<id>` those before it.
+        let rows = await listImports(s, { ...base, ...(older !== undefined ? { older } : newer !== undefined ? { newer } : {}) });
+        let list: typeof rows;
+        let hasNewer = older !== undefined;
+        let hasOlder = true;
+        if (newer !== undefined && rows.length > per) {
+          list = rows.slice(1);
+          hasNewer = true;
+        } else {
+          // the first page, also when a `newer` page reaches the newest report
+          if (newer !== undefined) rows = await listImports(s, base);
+          list = rows.slice(0, per);
+          hasOlder = rows.length > per;
+        }
         // The chart: the filter's days, or the last 30 days up to its end; at most 92 days.
         const lastDay = to ?? dayOf(Date.now());
         let firstDay = from ?? dayOf(Date.parse(`${lastDay}T00:00:00Z`) - (CHART_DAYS - 1) * DAY_MS);
@@ -119,9 +128,10 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
           nav: 'imports',
           filter: { ...filter, from, to },
           formats: FORMATS,
-          imports: rows.slice(0, PAGE),
-          pageNo,
-          more: rows.length > PAGE,
+          imports: list,
+          per: per === PAGE ? undefined : per,
+          newerId: hasNewer && list.length > 0 ? list[0]!.id : undefined,
+          olderId: hasOlder && list.length > 0 ? list[list.length - 1]!.id : undefined,
           chart: importsChart(days),
           days,
         });
