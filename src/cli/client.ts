@@ -3,25 +3,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import type { ImportReport } from '../core/report.js';
 import { CliError, EXIT } from './errors.js';
 
-export interface ImportReport {
-  id: string;
-  repository: string;
-  status: 'running' | 'completed' | 'failed';
-  format: string | null;
-  tag: string | null;
-  version: number | null;
-  new_version: boolean | null;
-  manifests: Array<{ digest: string; media_type: string; source: string }>;
-  blobs: Array<{ digest: string; size: number; source: string }>;
-  bytes_received: number;
-  created_at: string;
-  finished_at: string | null;
-  duration_ms: number | null;
-  actor?: string;
-  error: { code: string; message: string; details: Record<string, unknown> | null } | null;
-}
+export type { ImportReport };
 
 export interface Preflight {
   repository: string;
