@@ -114,7 +114,7 @@ async function findVersionOf(s: Services, rawName: string, number: number) {
   const repo = await getRepositoryRow(s, rawName);
   const version = await versionsDb.findVersion(s.db, repo.id, number);
   if (!version) throw new BerthError('VERSION_UNKNOWN', 'repository has no such version', { name: repo.name, version: number });
-  return { repo, version, at: number === repo.latest_version ? ('latest' as const) : number };
+  return { repo, version };
 }
 
 type TagView = { name: string; digest: string };
@@ -129,7 +129,6 @@ function readCursor(part: VersionPart, after: string | undefined): string | numb
 async function partPage(
   s: Services,
   repo: RepositoryRow,
-  at: number | 'latest',
   number: number,
   part: VersionPart,
   page: { limit: number; after?: string },
@@ -139,12 +138,12 @@ async function partPage(
   let items: Array<TagView | ContentView>;
   let last: string | undefined;
   if (part === 'tags') {
-    const rows = await tagsDb.listTagPage(s.db, repo.id, at, { limit: fetch, ...(after !== undefined ? { after: String(after) } : {}) });
+    const rows = await tagsDb.listTagPage(s.db, repo.id, number, { limit: fetch, ...(after !== undefined ? { after: String(after) } : {}) });
     items = rows.slice(0, page.limit).map(tagView);
     last = rows.length > page.limit ? rows[page.limit - 1]!.name : undefined;
   } else {
     const kind = part === 'manifests' ? 'manifest' : 'blob';
-    const rows = await versionsDb.listContentPage(s.db, repo.id, at, kind, { limit: fetch, ...(after !== undefined ? { after: Number(after) } : {}) });
+    const rows = await versionsDb.listContentPage(s.db, repo.id, number, kind, { limit: fetch, ...(after !== undefined ? { after: Number(after) } : {}) });
     items = rows.slice(0, page.limit).map(contentView);
     last = rows.length > page.limit ? String(rows[page.limit - 1]!.id) : undefined;
   }
@@ -158,11 +157,11 @@ async function partPage(
  * repository: each list is read through an index for one page only.
  */
 export async function getVersion(s: Services, rawName: string, number: number, limit = 100): Promise<VersionView> {
-  const { repo, version, at } = await findVersionOf(s, rawName, number);
+  const { repo, version } = await findVersionOf(s, rawName, number);
   const [tags, manifests, blobs, contentDiff, tagDiff] = await Promise.all([
-    partPage(s, repo, at, number, 'tags', { limit }),
-    partPage(s, repo, at, number, 'manifests', { limit }),
-    partPage(s, repo, at, number, 'blobs', { limit }),
+    partPage(s, repo, number, 'tags', { limit }),
+    partPage(s, repo, number, 'manifests', { limit }),
+    partPage(s, repo, number, 'blobs', { limit }),
     versionsDb.contentChanges(s.db, repo.id, number),
     tagsDb.tagChanges(s.db, repo.id, number),
   ]);
@@ -194,8 +193,8 @@ export async function getVersionPart(
   part: VersionPart,
   page: { limit: number; after?: string },
 ): Promise<PartPage<TagView | ContentView>> {
-  const { repo, at } = await findVersionOf(s, rawName, number);
-  return partPage(s, repo, at, number, part, page);
+  const { repo } = await findVersionOf(s, rawName, number);
+  return partPage(s, repo, number, part, page);
 }
 
 export async function listTags(s: Services, rawName: string): Promise<Array<{ name: string; digest: string }>> {
