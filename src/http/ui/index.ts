@@ -11,7 +11,7 @@ import { type Action, may, type Principal, pullable } from '../../core/policy.js
 import { BerthError, ERRORS, toErrorBody } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Services } from '../../services/deps.js';
-import { getImport, importsPerDay, listImports } from '../../services/imports.js';
+import { getImport, importsPerDay, importUnknown, listImports } from '../../services/imports.js';
 import * as repos from '../../services/repositories.js';
 import * as tokens from '../../services/tokens.js';
 import { queryInt, queryString, readForm } from '../api/body.js';
@@ -148,7 +148,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
           authorize(ctx, 'pull', report.repository);
         } catch (err) {
           // A report of a repository this token may not pull does not exist for it.
-          if (err instanceof BerthError) throw new BerthError('IMPORT_UNKNOWN', 'no import with this id', { id: p.id!.slice(0, 100) });
+          if (err instanceof BerthError) throw importUnknown(p.id!);
           throw err;
         }
         page(ctx, 'report', session, { title: `Import ${report.id}`, nav: 'imports', report });
