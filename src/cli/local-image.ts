@@ -19,12 +19,12 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
+import type tar from 'tar-stream';
 import { claimOf, layerDiffIdClaims, parseEntries } from '../archive/formats/docker-archive.js';
 import { pickReader } from '../archive/formats/index.js';
 import type { ArchiveFormat, ImportPlan, ReaderContext } from '../archive/plan.js';
 import { findRoot } from '../archive/plan-builder.js';
-import { addEntry, type ArchiveListing, emptyListing, normalizeEntryName, readArchive } from '../archive/read-archive.js';
+import { addEntry, type ArchiveListing, emptyListing, normalizeEntryName } from '../archive/listing.js';
 import type { BlobSink, ReceivedBlob } from '../archive/sink.js';
 import { BLOCK, encodeHeader, END_OF_ARCHIVE, type IndexedEntry, indexTar, padding } from '../archive/tar-header.js';
 import { type Digest, digestFromHex } from '../core/digest.js';
@@ -271,7 +271,8 @@ function gunzipped(file: string): Readable {
 
 /** Reads one entry of a gzip archive again (a large manifest the scan did not keep). */
 async function rescanEntry(file: string, wanted: string, limit: number): Promise<Buffer> {
-  const extract = tar.extract();
+  const { default: tarStream } = await import('tar-stream');
+  const extract = tarStream.extract();
   const feed = pipeline(gunzipped(file), extract);
   let found: Buffer | undefined;
   for await (const entry of extract) {
@@ -392,6 +393,8 @@ export async function readLocalImage(input: string, opts: ReadOptions): Promise<
     }
   } else if (stat.isFile()) {
     kind = 'gzip';
+    // The streaming reader (and tar-stream) load only for a gzip archive.
+    const { readArchive } = await import('../archive/read-archive.js');
     listing = await readArchive(createReadStream(input, { highWaterMark: CHUNK }), sink, {
       maxBytes: Number.MAX_SAFE_INTEGER,
       onFile: (name, blob) => sink.nameFor(blob, name),
@@ -459,7 +462,7 @@ export interface Upload {
   contentType: string;
   /** about how many bytes it carries (exact when `length` is) */
   estimate: number;
-  stream(): Readable;
+  stream(): Readable | Promise<Readable>;
 }
 
 const TAR = 'application/x-tar';
@@ -555,10 +558,11 @@ function addToPack(pack: tar.Pack, header: EntryHeader, content?: Readable): Pro
 }
 
 /** A gzip archive decompressed again, without the entries in `omit`, as a plain tar. */
-function filteredGzip(file: string, omit: ReadonlySet<string>): Readable {
-  const pack = tar.pack();
+async function filteredGzip(file: string, omit: ReadonlySet<string>): Promise<Readable> {
+  const { default: tarStream } = await import('tar-stream');
+  const pack = tarStream.pack();
   (async () => {
-    const extract = tar.extract();
+    const extract = tarStream.extract();
     const feed = pipeline(gunzipped(file), extract);
     feed.catch(() => undefined);
     for await (const entry of extract) {
