@@ -143,7 +143,7 @@ class Bench {
   }
 
   /** Small imports at a concurrency level: per-import latency and imports per second. */
-  async smallImports(concurrency: number): Promise<{ latencies: number[]; perSecond: number }> {
+  async smallImports(concurrency: number): Promise<SmallRun> {
     const archives = await Promise.all(
       Array.from({ length: this.opts.smallImports }, (_, i) => tarOf(dirEntries(makeImage({ label: `c${concurrency}-${i}` })))),
     );
@@ -155,6 +155,7 @@ class Bench {
       await settle(this.opts.settleSeconds);
       const latencies: number[] = [];
       let next = 0;
+      const cpuBefore = berth.cpuTime();
       const started = performance.now();
       await Promise.all(
         repos.map(async (repo) => {
@@ -166,7 +167,7 @@ class Bench {
         }),
       );
       const wall = performance.now() - started;
-      return { latencies, perSecond: archives.length / (wall / 1000) };
+      return { latencies, perSecond: archives.length / (wall / 1000), cpuMs: (berth.cpuTime() - cpuBefore) / archives.length };
     } finally {
       await this.retire(berth);
     }
@@ -391,6 +392,8 @@ interface Figures {
 interface SmallRun {
   latencies: number[];
   perSecond: number;
+  /** Berth's CPU time (user + system) per import */
+  cpuMs: number;
 }
 
 function figures(f: Figures): Row[] {
@@ -472,6 +475,7 @@ function smallRows(latencies: Latencies, c1: SmallRun, c8: SmallRun): Row[] {
     });
   }
   rows.push(
+    { figure: `Berth CPU per small import, c=1 / c=8`, value: `${ms(c1.cpuMs)} / ${ms(c8.cpuMs)}`, baseline: '' },
     { figure: `small imports per second, c=1`, value: c1.perSecond.toFixed(0), baseline: '' },
     { figure: `small imports per second, c=8`, value: c8.perSecond.toFixed(0), baseline: `c=1: ${c1.perSecond.toFixed(0)}`, ratio: c8.perSecond / c1.perSecond, target: '≥ 300/s', met: c8.perSecond >= 300 },
   );
