@@ -165,7 +165,7 @@ class ImportSession {
     await s.blobs.ensureHeadroom();
     const id = randomUUID();
     const createdAt = now();
-    await importsDb.insertImport(s.db, {
+    await importsDb.insertRunningImport(s.db, {
       id,
       repository: repo.name,
       status: 'running',
