@@ -414,6 +414,8 @@ export class StagingArea {
   private inMemory = 0;
   /** fsyncs still running or done, by staged file; each settles to its failure (undefined when none) */
   private readonly flushes = new Map<string, Promise<unknown>>();
+  /** moves into the store still running, by blob */
+  private readonly moving = new Map<StagedBlob, Promise<void>>();
   /** every blob staged here, by the handle stage() returned (callers hold it as archive/'s ReceivedBlob) */
   private readonly staged = new Map<object, StagedBlob>();
 
@@ -545,36 +547,50 @@ export class StagingArea {
    */
   async moveIn(received: ReadonlyArray<{ digest: Digest; size: number }>): Promise<{ durable: Promise<void> }> {
     const folders = new Set<string>();
-    for (const r of received) {
-      const blob = this.get(r);
-      if (blob.committed) {
-        // moved in by an earlier attempt of the same commit, whose fsync this one must not outrun
-        folders.add(path.dirname(blob.file));
-        continue;
-      }
-      const target = this.store.blobPath(blob.digest);
-      const parent = path.dirname(target);
-      folders.add(parent);
-      if (this.store.holds(blob.digest)) {
-        if (!blob.bytes || blob.written) await fs.rm(blob.file, { force: true });
-        blob.file = target;
-        blob.committed = true;
-        continue;
-      }
-      await this.makeDurable(blob);
-      try {
-        // a new prefix folder's own name must reach the disk too
-        if ((await fs.mkdir(parent, { recursive: true })) !== undefined) folders.add(this.store.blobsDir);
-        await fs.rename(blob.file, target);
-      } catch (err) {
-        throw storageError(err);
-      }
-      blob.file = target;
-      blob.committed = true;
-    }
+    await Promise.all(
+      received.map((r) => {
+        const blob = this.get(r);
+        // one move per blob: a second caller (a failed import holding its whole blobs) waits for the first
+        const moving = this.moving.get(blob) ?? this.moveOne(blob, folders).finally(() => this.moving.delete(blob));
+        this.moving.set(blob, moving);
+        return moving.then(() => folders.add(path.dirname(blob.file)));
+      }),
+    );
     const durable = this.store.syncFolders(folders);
     durable.catch(() => undefined); // awaited by the caller; never unhandled meanwhile
     return { durable };
+  }
+
+  private async moveOne(blob: StagedBlob, folders: Set<string>): Promise<void> {
+    if (blob.committed) {
+      // moved in by an earlier attempt of the same commit, whose fsync this one must not outrun
+      folders.add(path.dirname(blob.file));
+      return;
+    }
+    const target = this.store.blobPath(blob.digest);
+    const parent = path.dirname(target);
+    folders.add(parent);
+    if (this.store.holds(blob.digest)) {
+      if (!blob.bytes || blob.written) await fs.rm(blob.file, { force: true });
+      blob.file = target;
+      blob.committed = true;
+      return;
+    }
+    await this.makeDurable(blob);
+    try {
+      await fs.rename(blob.file, target);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT' || !(await fs.stat(blob.file).catch(() => undefined))) throw storageError(err);
+      // the first blob of its prefix: the folder's own name must reach the disk too
+      try {
+        if ((await fs.mkdir(parent, { recursive: true })) !== undefined) folders.add(this.store.blobsDir);
+        await fs.rename(blob.file, target);
+      } catch (again) {
+        throw storageError(again);
+      }
+    }
+    blob.file = target;
+    blob.committed = true;
   }
 
   /** Moves one staged blob into the store and waits until it is durable there (see moveIn). */
@@ -616,6 +632,7 @@ export class StagingArea {
   async abort(): Promise<void> {
     this.aborted = true;
     await Promise.all(this.flushes.values());
-    await fs.rm(this.dir, { recursive: true, force: true });
+    // After a commit the folder is mostly empty: one rmdir, and the recursive removal only when not.
+    await fs.rmdir(this.dir).catch(() => fs.rm(this.dir, { recursive: true, force: true }));
   }
 }

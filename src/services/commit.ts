@@ -228,18 +228,23 @@ async function apply(tx: Tx, change: Change, durable: Array<Promise<void>>): Pro
   for (const digest of targets) if (!manifestsAfter.has(digest)) throw manifestUnknown(digest);
 
   // Staged bytes move into the store under the blob-store lock, so orphan cleanup never sees a
-  // stored blob whose rows are not yet written. Their folders' fsyncs run while the rows are written.
+  // stored blob whose rows are not yet written (neither can it see the rows before the commit). The
+  // renames and their folders' fsyncs run while the rows are written; the commit waits for them.
   const staged = add.flatMap((a) => (a.staged ? [a.staged] : []));
   if (staged.length > 0) {
     await blobRowsDb.lockBlobStoreShared(tx);
-    durable.push((await req.staging!.moveIn(staged)).durable);
+    const stored = req.staging!.moveIn(staged).then((moved) => moved.durable);
+    stored.catch(() => undefined); // awaited before the commit; never unhandled meanwhile
+    durable.push(stored);
     await blobRowsDb.insertBlobs(tx, staged.map((b) => ({ digest: b.digest, size: b.size })));
   }
 
   const toAdd = add.filter((a) => !held.get(a.digest)?.inVersion);
-  const tagChanges = await changedTags(tx, repo, tags);
+  const open = new Set<string>();
+  const tagChanges = await changedTags(tx, repo, tags, open);
   const removedTags = removals.length > 0 ? await tagsDb.tagsPointingAt(tx, repo.id, latest, removals) : [];
   for (const t of removedTags) {
+    open.add(t.name);
     if (!tagChanges.some((c) => c.tag === t.name)) tagChanges.push({ tag: t.name as Tag, digest: null });
   }
 
@@ -264,7 +269,7 @@ async function apply(tx: Tx, change: Change, durable: Array<Promise<void>>): Pro
       })),
     );
     await versionsDb.removeContent(tx, repo.id, version, removals);
-    for (const t of tagChanges) await tagsDb.setTag(tx, repo.id, version, t.tag, t.digest);
+    for (const t of tagChanges) await tagsDb.setTag(tx, repo.id, version, t.tag, t.digest, open.has(t.tag));
     // Held blobs that entered the version are held by it from now on.
     const released = toAdd.filter((a) => held.has(a.digest)).map((a) => a.digest);
     if (released.length > 0) await heldDb.releaseBlobs(tx, repo.id, released);
@@ -326,11 +331,15 @@ function dedupe(add: ContentToAdd[]): ContentToAdd[] {
   return [...byDigest.values()];
 }
 
-/** The tag moves that change something; removing a tag the repository does not have is TAG_UNKNOWN. */
-async function changedTags(tx: Tx, repo: RepositoryRow, tags: TagMove[]): Promise<TagMove[]> {
+/**
+ * The tag moves that change something; removing a tag the repository does not have is TAG_UNKNOWN.
+ * The names that have an open row now are added to `open`.
+ */
+async function changedTags(tx: Tx, repo: RepositoryRow, tags: TagMove[], open: Set<string>): Promise<TagMove[]> {
   const changes: TagMove[] = [];
   for (const t of tags) {
     const current = await tagsDb.findTag(tx, repo.id, 'latest', t.tag);
+    if (current) open.add(t.tag);
     if (t.digest === null && !current) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { tag: t.tag });
     if (current?.digest !== (t.digest ?? undefined)) changes.push(t);
   }
