@@ -19,7 +19,7 @@ import { BerthError, type ErrorBody, fromSystemError, isClientAbort, toErrorBody
 import { commitVersion, holdBlobs, referrerFields } from './commit.js';
 import type { Services } from './deps.js';
 import { holding } from './ownership.js';
-import { getRepositoryRow } from './repositories.js';
+import { getRepositoryRow, pushTarget } from './repositories.js';
 import type { ImportReport } from '../core/report.js';
 
 export type { ImportReport };
@@ -44,9 +44,14 @@ export function reportFromRow(row: ImportRow): ImportReport {
   };
 }
 
+/** The error for a report id that does not exist, or that the caller may not see. */
+export function importUnknown(id: string): BerthError {
+  return new BerthError('IMPORT_UNKNOWN', 'no import with this id', { id: id.slice(0, 100) });
+}
+
 export async function getImport(s: Services, id: string): Promise<ImportReport> {
   const row = /^[0-9a-f-]{36}$/.test(id) ? await importsDb.findImport(s.db, id) : undefined;
-  if (!row) throw new BerthError('IMPORT_UNKNOWN', 'no import with this id', { id: id.slice(0, 100) });
+  if (!row) throw importUnknown(id);
   return reportFromRow(row);
 }
 
@@ -112,8 +117,8 @@ export interface ImportBody {
  * commits it as one version. Returns the completed report; on failure throws a BerthError whose body
  * is the failed report (a client that went away gets its abort error back instead).
  */
-export async function importArchive(s: Services, rawName: string, body: ImportBody, actor: string): Promise<ImportReport> {
-  const session = await ImportSession.begin(s, rawName, actor);
+export async function importArchive(s: Services, rawName: string, body: ImportBody, actor: string, opts: { create?: boolean } = {}): Promise<ImportReport> {
+  const session = await ImportSession.begin(s, rawName, actor, opts.create === true);
   try {
     if (body.tag !== undefined) session.setTag(body.tag);
     await body.read({
@@ -159,8 +164,12 @@ class ImportSession {
     private readonly actor: string,
   ) {}
 
-  static async begin(s: Services, rawName: string, actor: string): Promise<ImportSession> {
-    const repo = await getRepositoryRow(s, rawName);
+  /**
+   * `create`: a repository that does not exist is made first (as a registry push makes it), so that
+   * blobs arriving whole before a failure are held for it and the same command run again resumes.
+   */
+  static async begin(s: Services, rawName: string, actor: string, create: boolean): Promise<ImportSession> {
+    const repo = create ? await pushTarget(s, rawName, actor) : await getRepositoryRow(s, rawName);
     // A disk below its headroom refuses the upload before anything is written, the report included.
     await s.blobs.ensureHeadroom();
     const id = randomUUID();

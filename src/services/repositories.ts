@@ -48,6 +48,25 @@ export async function createRepository(s: Services, rawName: unknown, actor: str
   });
 }
 
+/**
+ * The repository a push goes to; one that does not exist is created (the caller's token may push to
+ * that name, which the route has checked), as registries do: `docker push` has no create step. An
+ * import asked to create its repository (`?create=true`, `berth push --create`) comes here too.
+ */
+export async function pushTarget(s: Services, rawName: string, actor: string): Promise<RepositoryRow> {
+  try {
+    return await getRepositoryRow(s, rawName);
+  } catch (err) {
+    if (!(err instanceof BerthError) || err.code !== 'NAME_UNKNOWN') throw err;
+  }
+  try {
+    await createRepository(s, rawName, actor);
+  } catch (err) {
+    if (!(err instanceof BerthError) || err.code !== 'REPOSITORY_EXISTS') throw err;
+  }
+  return getRepositoryRow(s, rawName);
+}
+
 /** Repositories by name, of those `opts.visible` lets through (what the caller may pull). */
 export async function listRepositories(s: Services, opts: { limit: number; after?: string; visible: NameFilter }): Promise<RepositoryView[]> {
   return (await reposDb.listRepositories(s.db, opts)).map(repositoryView);
@@ -152,16 +171,24 @@ async function partPage(
 }
 
 /**
- * One version: the first page (`limit`) of its tags, manifests and blobs with links to the rest, and
- * the whole of what it added and removed against the version before. Its cost does not grow with the
- * repository: each list is read through an index for one page only.
+ * One version: a page (`limit`) of its tags, manifests and blobs with links to the rest — the first
+ * page of each, or the one after `after[part]` (a cursor from a next link) — and the whole of what it
+ * added and removed against the version before. Its cost does not grow with the repository: each
+ * list is read through an index for one page only.
  */
-export async function getVersion(s: Services, rawName: string, number: number, limit = 100): Promise<VersionView> {
+export async function getVersion(
+  s: Services,
+  rawName: string,
+  number: number,
+  limit = 100,
+  after: Partial<Record<VersionPart, string>> = {},
+): Promise<VersionView> {
   const { repo, version } = await findVersionOf(s, rawName, number);
+  const pageOf = (part: VersionPart) => ({ limit, ...(after[part] !== undefined ? { after: after[part] } : {}) });
   const [tags, manifests, blobs, contentDiff, tagDiff] = await Promise.all([
-    partPage(s, repo, number, 'tags', { limit }),
-    partPage(s, repo, number, 'manifests', { limit }),
-    partPage(s, repo, number, 'blobs', { limit }),
+    partPage(s, repo, number, 'tags', pageOf('tags')),
+    partPage(s, repo, number, 'manifests', pageOf('manifests')),
+    partPage(s, repo, number, 'blobs', pageOf('blobs')),
     versionsDb.contentChanges(s.db, repo.id, number),
     tagsDb.tagChanges(s.db, repo.id, number),
   ]);
