@@ -109,10 +109,44 @@ export interface ImportDay {
 }
 
 /**
- * Reports per day (UTC) and status, with the bytes they received, oldest day first. The day is the
- * first ten characters of the ISO-8601 `created_at`, so one query serves SQLite and PostgreSQL.
+ * Reports per day (UTC) and status, with the bytes they received, oldest day first. Finished reports
+ * are read from the counters `imports_daily` (kept by triggers on `imports`: see its migration), so
+ * the cost is one row per day and kind of report, not one per report; running ones from `imports`.
+ * A time bound that is not the start of a day falls back to counting the reports themselves.
  */
 export async function importsPerDay(q: Q, f: ImportFilter): Promise<ImportDay[]> {
+  const sinceDay = f.since !== undefined ? dayStart(f.since) : undefined;
+  const beforeDay = f.before !== undefined ? dayStart(f.before) : undefined;
+  if ((f.since !== undefined && sinceDay === undefined) || (f.before !== undefined && beforeDay === undefined)) return importsPerDayFromReports(q, f);
+  const days: ImportDay[] = [];
+  if (f.status !== 'running') {
+    const query = whereNames(q('imports_daily'), 'repository', f.visible);
+    if (f.repository !== undefined) query.where('repository', f.repository);
+    if (f.status !== undefined) query.where('status', f.status);
+    if (f.format !== undefined) query.where('format', f.format);
+    if (f.actor !== undefined) query.where('actor', f.actor);
+    if (sinceDay !== undefined) query.where('day', '>=', sinceDay);
+    if (beforeDay !== undefined) query.where('day', '<', beforeDay);
+    const rows: Array<{ day: string; status: ImportRow['status']; count: number | string; bytes: number | string | null }> = await query
+      .select('day', 'status')
+      .sum({ count: 'count' })
+      .sum({ bytes: 'bytes' })
+      .groupBy('day', 'status');
+    for (const r of rows) if (Number(r.count) > 0) days.push({ day: r.day, status: r.status, count: Number(r.count), bytes: Number(r.bytes ?? 0) });
+  }
+  if (f.status === undefined || f.status === 'running') days.push(...(await importsPerDayFromReports(q, { ...f, status: 'running' })));
+  return days.sort(byDay);
+}
+
+/** The day of an ISO-8601 time that is the start of that day (UTC), else undefined. */
+function dayStart(iso: string): string | undefined {
+  return /^(\d{4}-\d{2}-\d{2})T00:00:00(?:\.0+)?Z$/.exec(iso)?.[1];
+}
+
+const byDay = (a: ImportDay, b: ImportDay): number => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.status < b.status ? -1 : a.status > b.status ? 1 : 0);
+
+/** The same answer counted from the reports themselves (any time bounds; the running reports). */
+export async function importsPerDayFromReports(q: Q, f: ImportFilter): Promise<ImportDay[]> {
   const day = 'substr(created_at, 1, 10)';
   const rows: Array<{ day: string; status: ImportRow['status']; count: number | string; bytes: number | string | null }> = await filtered(q, f)
     .select(q.raw(`${day} as day`), 'status')
@@ -120,9 +154,7 @@ export async function importsPerDay(q: Q, f: ImportFilter): Promise<ImportDay[]>
     .sum({ bytes: 'bytes_received' })
     .groupByRaw(`${day}, status`);
   // Sorted here rather than in SQL, so that the database may group by hashing.
-  return rows
-    .map((r) => ({ day: r.day, status: r.status, count: Number(r.count), bytes: Number(r.bytes ?? 0) }))
-    .sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  return rows.map((r) => ({ day: r.day, status: r.status, count: Number(r.count), bytes: Number(r.bytes ?? 0) })).sort(byDay);
 }
 
 /** Marks every running import failed (SQLite: they are all from before this start); returns how many. */
