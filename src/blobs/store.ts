@@ -234,10 +234,23 @@ export class BlobStore {
     }
   }
 
-  /** A read stream over a stored blob, optionally a byte range (inclusive end). */
+  /** A read stream over a stored blob, optionally a byte range (inclusive end): for readers in this process (fsck). */
   createReadStream(digest: Digest, range?: { start: number; end: number }): ReadStream {
-    // 1 MiB reads: at the default 64 KiB a 1 GiB blob costs 16,384 reads and socket writes
+    // 1 MiB reads: at the default 64 KiB a 1 GiB blob costs 16,384 reads
     return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  /**
+   * Opens a stored blob to send bytes `range` of it (inclusive end; the whole blob without one), or
+   * undefined when the store does not hold it. The caller sends it (BlobSender.sendTo) or closes it.
+   */
+  async openForSending(digest: Digest, range: { start: number; end: number }): Promise<BlobSender | undefined> {
+    try {
+      return new BlobSender(await fs.open(this.blobPath(digest), 'r'), range.start, range.end);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /** Removes a stored blob; a blob already gone is fine. Returns the bytes freed. */
@@ -374,6 +387,93 @@ export class BlobStore {
     const dir = path.join(this.stagingDirs[kind], id);
     await fs.mkdir(dir, { recursive: true });
     return new StagingArea(this, dir);
+  }
+}
+
+/**
+ * The read side's buffers: a blob is sent through two of them, one being filled from the file while the
+ * socket takes the other, and they go back to this pool afterwards. A fs ReadStream instead allocates a
+ * new buffer for every read (1 GiB: 1,024 buffers of 1 MiB), and those wait for the garbage collector:
+ * measured on a 1 GiB blob, ~32 MiB of dead buffers at a time (peak RSS +30 MiB), and the page faults of
+ * fresh memory on every read.
+ */
+const SEND_CHUNK_BYTES = 1024 * 1024;
+/** Buffers the pool keeps between sends (two per send in flight; more are allocated while more are sent). */
+const SEND_POOL_MAX = 8;
+const sendPool: Buffer[] = [];
+
+function takeSendBuffer(): Buffer {
+  return sendPool.pop() ?? Buffer.allocUnsafeSlow(SEND_CHUNK_BYTES);
+}
+
+function returnSendBuffer(buffer: Buffer): void {
+  if (sendPool.length < SEND_POOL_MAX) sendPool.push(buffer);
+}
+
+function connectionClosed(): Error {
+  return Object.assign(new Error('the connection closed before the blob was sent'), { code: 'ECONNRESET' });
+}
+
+/** A stored blob open for sending: bytes start..end (inclusive) into a Writable such as an HTTP response. */
+export class BlobSender {
+  private closed = false;
+
+  constructor(
+    private readonly handle: fs.FileHandle,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  /**
+   * Writes the bytes into `out`, ends it, and closes the file whatever happens. Each buffer is reused
+   * only once `out` has taken its bytes (the write's callback), so at most two are in flight; a
+   * connection that closes first fails the send with ECONNRESET (a client abort). A file shorter than
+   * promised fails it too, and `out` is destroyed, so a client never takes a cut body for a whole one.
+   */
+  async sendTo(out: Writable): Promise<void> {
+    const buffers = [takeSendBuffer(), takeSendBuffer()];
+    const writes: Array<Promise<void> | undefined> = [undefined, undefined];
+    let gone: ((err: Error) => void) | undefined;
+    const closed = new Promise<never>((_resolve, reject) => {
+      gone = reject;
+    });
+    closed.catch(() => undefined);
+    const onClose = () => gone?.(connectionClosed());
+    out.once('close', onClose);
+    let failed = false;
+    try {
+      if (out.destroyed) throw connectionClosed();
+      let position = this.start;
+      for (let i = 0; position <= this.end; i ^= 1) {
+        if (writes[i]) await Promise.race([writes[i], closed]);
+        const buffer = buffers[i]!;
+        const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, this.end - position + 1), position);
+        if (bytesRead === 0) throw new Error('stored blob is shorter than its recorded size');
+        position += bytesRead;
+        writes[i] = new Promise<void>((resolve, reject) => {
+          out.write(buffer.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve()));
+        });
+        writes[i]!.catch(() => undefined);
+      }
+      await Promise.race([Promise.all(writes), closed]);
+      await Promise.race([new Promise<void>((resolve) => out.end(resolve)), closed]);
+    } catch (err) {
+      failed = true;
+      out.destroy();
+      throw err;
+    } finally {
+      out.off('close', onClose);
+      await this.close();
+      // a buffer may still be in a write the closed connection never finished: only the others go back
+      if (!failed) for (const b of buffers) returnSendBuffer(b);
+    }
+  }
+
+  /** Closes the file (a send that does not happen: HEAD, or a failure before the body). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
   }
 }
 
