@@ -40,6 +40,14 @@ const SINK_BUFFER_BYTES = 2 * 1024 * 1024;
 /** How often (in bytes written) a blob being staged checks that the disk keeps its free-space headroom. */
 const HEADROOM_CHECK_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Write-behind: every this many bytes written, a blob being staged starts an fdatasync in the
+ * background (one at a time), so the disk writes the blob back while the rest of it arrives and the
+ * fsync before the answer waits only for the tail. Without it the page cache held the whole blob
+ * until that fsync: ~120 ms per 256 MiB layer here, in series with every PATCH of a push.
+ */
+const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
+
 function storageError(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT' ? fromSystemError(err) : err;
@@ -54,6 +62,11 @@ function storageError(err: unknown): unknown {
 class HashingFileSink extends Writable {
   size = 0;
   private unchecked = 0;
+  private unsynced = 0;
+  /** the background fdatasync running, if any (see WRITE_BEHIND_BYTES) */
+  private syncing: Promise<void> | undefined;
+  /** the first failure a background fdatasync met: it is reported once, so it is kept for synced() */
+  private syncFailure: unknown;
 
   /**
    * `hash` continues a hash already fed with earlier bytes (a resumed upload); a fresh one otherwise.
@@ -104,8 +117,53 @@ class HashingFileSink extends Writable {
 
   private settle(written: Promise<unknown> | undefined, done: (err?: Error | null) => void): void {
     if (!written) return done();
-    written.then(() => done(), (err: Error) => done(storageError(err) as Error));
+    written.then(
+      () => {
+        this.writeBehind();
+        done();
+      },
+      (err: Error) => done(storageError(err) as Error),
+    );
   }
+
+  private writeBehind(): void {
+    const handle = this.handle;
+    if (!handle || this.size - this.unsynced < WRITE_BEHIND_BYTES || this.syncing) return;
+    this.unsynced = this.size;
+    this.syncing = handle
+      .datasync()
+      .catch((err: unknown) => {
+        this.syncFailure ??= storageError(err);
+      })
+      .finally(() => {
+        this.syncing = undefined;
+      });
+  }
+
+  /**
+   * Waits for the background fdatasync, if one runs; throws the failure any of them met (the kernel
+   * reports a writeback error once, so the final fsync would not see it again). Call before the fsync
+   * and before closing the file.
+   */
+  async synced(): Promise<void> {
+    await this.syncing;
+    if (this.syncFailure !== undefined) throw this.syncFailure;
+  }
+}
+
+/**
+ * Streams `source` (through `via`, if given) into `sink`; resolves once the bytes are written and its
+ * background fdatasync, if one ran, is over. A failure of the stream wins over one of the sync.
+ */
+async function sinkInto(source: Readable, ...rest: [...Transform[], HashingFileSink]): Promise<void> {
+  const sink = rest.at(-1) as HashingFileSink;
+  try {
+    await pipeline([source, ...rest]);
+  } catch (err) {
+    await sink.synced().catch(() => undefined);
+    throw err;
+  }
+  await sink.synced();
 }
 
 /** fsyncs and closes a staged file; settles to the failure it met (undefined when none), never rejects. */
@@ -363,7 +421,7 @@ export class BlobStore {
           done(null, chunk);
         },
       });
-      await pipeline(source, limit, sink);
+      await sinkInto(source, limit, sink);
       await handle.sync();
       return offset + sink.size;
     } catch (err) {
@@ -530,7 +588,7 @@ export class StagingArea {
     let blob: StagedBlob;
     try {
       const sink = new HashingFileSink(handle, undefined, this.store.ensureHeadroom);
-      await pipeline(source, sink);
+      await sinkInto(source, sink);
       blob = { digest: digestFromHex(sink.hash.digest('hex')), size: sink.size, file, alreadyStored: false, committed: false };
     } catch (err) {
       await handle.close();
