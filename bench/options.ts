@@ -29,6 +29,8 @@ export interface BenchOptions {
   json: string | undefined;
   /** run only the CLI benchmark (bench/cli.ts) */
   cli: boolean;
+  /** run only skopeo push and pull (Berth, reference registry, do-nothing floor) and the blob GETs */
+  registryOnly: boolean;
 }
 
 const USAGE = `npm run bench -- [options]
@@ -47,6 +49,8 @@ const USAGE = `npm run bench -- [options]
   --cpu-prof DIR      write a V8 CPU profile of each Berth process into DIR
   --cli               only the CLI benchmark: berth push of an image whose repository holds all
                       layers but the last, against curl sending just the rest (target ≤ 1.2×)
+  --registry-only     only skopeo push and pull of the image into Berth, the reference registry and a
+                      do-nothing registry (the floor), and GETs of a blob of the image's size
   --keep              keep the bench folder
   --json FILE         also write the figures as JSON
   --help`;
@@ -82,6 +86,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'cpu-prof': { type: 'string' },
       keep: { type: 'boolean', default: false },
       cli: { type: 'boolean', default: false },
+      'registry-only': { type: 'boolean', default: false },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -110,6 +115,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     cpuProf: values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']),
     keep: values.keep,
     cli: values.cli,
+    registryOnly: values['registry-only'],
     json: values.json === undefined ? undefined : path.resolve(values.json),
   };
 }
