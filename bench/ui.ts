@@ -2,10 +2,17 @@
 // 10,000 import reports, seeded through the service code (real imports of real archives, tag moves
 // through the commit path), then each page fetched over HTTP with a signed-in session.
 //
-//   npm run bench:ui -- [--database-url postgres://…] [--runs N] [--reports N] [--versions N]
+//   npm run bench:ui -- [--database-url postgres://…] [--runs N] [--reports N] [--versions N] [--tags N]
+//                       [--keep DIR] [--lock FILE]
+//
+// --keep DIR keeps the seeded data folder (and PostgreSQL database) in DIR, and a later run with the
+// same DIR times the pages again without seeding (before/after a change). --lock FILE takes an
+// exclusive flock on FILE for the timing only, not for the seeding (the shared machine's quiet lock).
 //
 // Target: every page under 50 ms (median). A benchmark, not a test: it fails only when something
 // does not work.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +23,10 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { startServer } from '../src/server.js';
 import { importArchive, listImports } from '../src/services/imports.js';
-import { createRepository, putTag } from '../src/services/repositories.js';
+import { parseDigest } from '../src/core/digest.js';
+import { parseTag } from '../src/core/names.js';
+import { commitVersion } from '../src/services/commit.js';
+import { createRepository, getRepositoryRow, putTag } from '../src/services/repositories.js';
 import { dirEntries, makeImage, tarOf } from '../test/helpers/archives.js';
 import { median, percentile } from './report.js';
 
@@ -26,22 +36,48 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '50' },
     reports: { type: 'string', default: '10000' },
     versions: { type: 'string', default: '1000' },
+    tags: { type: 'string', default: '20000' },
+    keep: { type: 'string' },
+    lock: { type: 'string' },
   },
 });
 const RUNS = Number(values.runs);
 const REPORTS = Number(values.reports);
 const VERSIONS = Number(values.versions);
+const TAGS = Number(values.tags);
+const TAG_REPO = 'bench/many-tags';
 const IMPORTS_OK = Math.floor(VERSIONS / 5);
 const TOKEN = 'bench-ui-admin-token-0123456789';
 const REPO = 'bench/ui';
 
 const log = (m: string) => process.stderr.write(`bench:ui: ${m}\n`);
 
+/** An exclusive flock on `file`, held by a child `flock` until release() (closing its stdin). */
+async function exclusiveLock(file: string): Promise<() => void> {
+  const child = spawn('flock', ['-x', '-w', '900', file, 'sh', '-c', 'echo locked; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('locked')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`flock ${file} ended (${String(code)}) before locking`)));
+  });
+  return () => child.stdin.end();
+}
+
+interface Seeded {
+  databaseUrl?: string;
+}
+
 async function main(): Promise<void> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-bench-ui-'));
+  const keep = values.keep !== undefined ? path.resolve(values.keep) : undefined;
+  const seedFile = keep !== undefined ? path.join(keep, 'bench-seed.json') : undefined;
+  const reuse: Seeded | undefined = seedFile !== undefined && existsSync(seedFile) ? (JSON.parse(await fs.readFile(seedFile, 'utf8')) as Seeded) : undefined;
+  if (keep !== undefined) await fs.mkdir(keep, { recursive: true });
+  const dataDir = keep ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'berth-bench-ui-')));
   let dropDb: (() => Promise<void>) | undefined;
-  let databaseUrl: string | undefined;
-  if (values['database-url']) {
+  let databaseUrl: string | undefined = reuse?.databaseUrl;
+  if (reuse && Boolean(values['database-url']) !== Boolean(reuse.databaseUrl)) throw new Error(`${keep} was seeded for another database`);
+  if (values['database-url'] && !reuse) {
     const name = `berth_bench_ui_${Date.now()}`;
     const admin = knexFactory({ client: 'pg', connection: values['database-url'], pool: { min: 0, max: 1 } });
     await admin.raw(`CREATE DATABASE ${name}`);
@@ -66,6 +102,21 @@ async function main(): Promise<void> {
   const server = await startServer(config, createLogger('silent'));
   const s = server.services;
   try {
+    if (!reuse) await seed(s);
+    if (seedFile !== undefined && !reuse) await fs.writeFile(seedFile, JSON.stringify({ ...(databaseUrl ? { databaseUrl } : {}) } satisfies Seeded));
+    await timePages(server);
+  } finally {
+    await server.close();
+    if (keep === undefined) {
+      await dropDb?.();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  }
+}
+
+type Server = Awaited<ReturnType<typeof startServer>>;
+
+async function seed(s: Server['services']): Promise<void> {
     const started = Date.now();
     await createRepository(s, REPO, 'admin');
     const importOf = (archive: Buffer, tag?: string) =>
@@ -91,6 +142,23 @@ async function main(): Promise<void> {
       if (i % 2000 === 0) log(`${i} reports`);
     }
     log(`seeded ${REPORTS} reports and ${VERSIONS} versions in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    // A repository with TAGS tags on one manifest, set 1,000 a version through the commit path.
+    const tagRepo = await createRepository(s, TAG_REPO, 'admin');
+    const one = makeImage({ layerCount: 1 });
+    const oneTar = await tarOf(one.entries);
+    await importArchive(s, TAG_REPO, { tag: 'latest', read: (into) => into.archive(Readable.from([oneTar])), aborted: () => false }, 'bench');
+    const row = { id: (await getRepositoryRow(s, tagRepo.name)).id, name: tagRepo.name };
+    for (let i = 0; i < TAGS; i += 1000) {
+      const tags = Array.from({ length: Math.min(1000, TAGS - i) }, (_, j) => ({ tag: parseTag(tagName(i + j)), digest: parseDigest(one.manifestDigest) }));
+      await commitVersion(s, { repository: row, kind: 'tag', actor: 'bench', reportId: null, tags });
+    }
+    log(`${TAGS} tags in ${TAG_REPO} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+const tagName = (i: number): string => `t${String(i).padStart(6, '0')}`;
+
+async function timePages(server: Server): Promise<void> {
+    const s = server.services;
 
     // Sign in as a browser does.
     const signIn = await fetch(`${server.url}/ui/sign-in`);
@@ -106,6 +174,7 @@ async function main(): Promise<void> {
     const someReport = (await (await fetch(`${server.url}/api/v1/imports?status=completed&limit=1`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()).imports[0].id;
     // The report after which the 100th page of 50 starts (the link a reader follows 99 times).
     const deep = (await listImports(s, { visible: { all: true }, limit: 99 * 50 })).at(-1)!.id;
+    const second = await secondPage(server, 'manifests');
     const pages: Array<[string, string]> = [
       ['imports, newest 50 + chart', '/ui/imports'],
       ['imports, failed in the repository', `/ui/imports?repository=${REPO}&status=failed`],
@@ -116,9 +185,16 @@ async function main(): Promise<void> {
       ['one repository, versions page 10', `/ui/repositories/${REPO}?page=10`],
       [`latest version (${IMPORTS_OK} manifests)`, `/ui/repositories/${REPO}/-/versions/${VERSIONS}`],
       ['a middle version', `/ui/repositories/${REPO}/-/versions/${Math.floor(VERSIONS / 2)}`],
+      ...(second !== undefined ? [['latest version, manifests page 2', `/ui/repositories/${REPO}/-/versions/${VERSIONS}?manifests_after=${second}`] as [string, string]] : []),
+      [`repository with ${TAGS} tags`, `/ui/repositories/${TAG_REPO}`],
+      [`repository with ${TAGS} tags, a deep tag page`, `/ui/repositories/${TAG_REPO}?tags_after=${tagName(Math.floor(TAGS * 0.75))}`],
     ];
     const rows: string[] = [];
     let worst = 0;
+    const release = values.lock !== undefined ? await exclusiveLock(values.lock) : undefined;
+    const load = os.loadavg()[0]!.toFixed(1);
+    const timed = new Date().toISOString().slice(0, 16);
+    try {
     for (const [name, url] of pages) {
       const times: number[] = [];
       let bytes = 0;
@@ -134,17 +210,24 @@ async function main(): Promise<void> {
       worst = Math.max(worst, median(times));
       rows.push(`| ${name} | ${median(times).toFixed(1)} ms | ${percentile(times, 95).toFixed(1)} ms | ${(bytes / 1024).toFixed(0)} KiB |`);
     }
-    const db = databaseUrl ? 'PostgreSQL' : 'SQLite';
-    console.log(`\nWeb pages, ${db}: repository with ${VERSIONS} versions and ${REPORTS} import reports; n=${RUNS} per page\n`);
+    } finally {
+      release?.();
+    }
+    const db = s.db.client.config.client === 'pg' ? 'PostgreSQL' : 'SQLite';
+    console.log(`\nWeb pages, ${db}: repository with ${VERSIONS} versions and ${REPORTS} import reports, and one with ${TAGS} tags; n=${RUNS} per page`);
+    console.log(`timed ${timed} UTC, load average ${load} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end\n`);
     console.log('| page | median | p95 | HTML |');
     console.log('|---|---|---|---|');
     for (const row of rows) console.log(row);
     console.log(`\nslowest median ${worst.toFixed(1)} ms; target < 50 ms: ${worst < 50 ? 'met' : 'NOT met'}`);
-  } finally {
-    await server.close();
-    await dropDb?.();
-    await fs.rm(dataDir, { recursive: true, force: true });
-  }
+}
+
+/** The cursor of the second page of the latest version's `part` (as the API's next link gives it). */
+async function secondPage(server: Server, part: 'manifests'): Promise<string | undefined> {
+  const res = await fetch(`${server.url}/api/v1/repositories/${REPO}/versions/${VERSIONS}/${part}?limit=100`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  const next = ((await res.json()) as { next: string | null }).next;
+  if (next === null) return undefined;
+  return new URL(next, server.url).searchParams.get('after')!;
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,5 @@
-// Every route of /api/v1 and /v2, taken from the route tables themselves (apiRoutes, REGISTRY_ROUTES),
+// Every route of /api/v1, /v2 and the /ui pages, taken from the route tables themselves (apiRoutes,
+// REGISTRY_ROUTES, uiRoutes),
 // walked with tokens of each kind; the answers are the documented ones (DESIGN.md, "Auth: tokens with
 // scopes"): no or wrong credentials → 401 (with WWW-Authenticate); a token that may not even pull the
 // repository → 404 NAME_UNKNOWN; a token without the action → 403 DENIED; a token with exactly the
@@ -9,6 +10,7 @@ import anyTest, { type TestFn } from 'ava';
 import { type Action, ACTIONS } from '../src/core/policy.js';
 import { apiRoutes } from '../src/http/api/routes.js';
 import { REGISTRY_ROUTES } from '../src/http/registry/routes.js';
+import { uiRoutes } from '../src/http/ui/index.js';
 import { dirEntries, type Image, makeImage, tarOf } from './helpers/archives.js';
 import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
 
@@ -53,6 +55,8 @@ interface Example {
   action: Action;
   /** whether the action is on a repository (a hidden one is 404 NAME_UNKNOWN) */
   onRepository: boolean;
+  /** what a hidden repository answers instead of NAME_UNKNOWN (a report of one reads like an unknown id) */
+  hiddenCode?: string;
   /** statuses that mean success for this route */
   ok: number[];
   request(f: Fixtures): Promise<Req>;
@@ -145,6 +149,7 @@ const API: Record<string, Example> = {
   'GET /api/v1/imports/{id}': {
     action: 'pull',
     onRepository: true,
+    hiddenCode: 'IMPORT_UNKNOWN',
     ok: [200],
     request: async (f) => ({ method: 'GET', path: `/api/v1/imports/${(await f.shared()).importId}` }),
   },
@@ -255,11 +260,11 @@ const V2: Record<string, Example> = {
 
 let base = '';
 
-function fixtures(berth: TestServer): Fixtures {
+function fixtures(berth: TestServer, prefix = 'r'): Fixtures {
   let n = 0;
   let shared: Promise<Repo> | undefined;
   const fresh = async (): Promise<Repo> => {
-    const name = `walk/r-${++n}`;
+    const name = `walk/${prefix}-${++n}`;
     const created = await berth.api('POST', '/api/v1/repositories', { name });
     if (created.status !== 201) throw new Error(`creating ${name}: ${created.status}`);
     const image = makeImage({ layerCount: 1 });
@@ -299,12 +304,12 @@ function expected(example: Example, kind: Kind): Expected {
   if (kind === 'none' || kind === 'wrong') return { status: [401], code: 'UNAUTHORIZED' };
   if (kind === 'exact') return { status: example.ok };
   if (kind === 'other') {
-    if (example.onRepository) return { status: [404], code: 'NAME_UNKNOWN' };
+    if (example.onRepository) return { status: [404], code: example.hiddenCode ?? 'NAME_UNKNOWN' };
     return example.action === 'admin' ? { status: [403], code: 'DENIED' } : { status: example.ok };
   }
   // lacking: without pull, the repository is hidden; a route on no repository needs only admin
   if (!example.onRepository) return example.action === 'admin' ? { status: [403], code: 'DENIED' } : { status: example.ok };
-  return example.action === 'pull' ? { status: [404], code: 'NAME_UNKNOWN' } : { status: [403], code: 'DENIED' };
+  return example.action === 'pull' ? { status: [404], code: example.hiddenCode ?? 'NAME_UNKNOWN' } : { status: [403], code: 'DENIED' };
 }
 
 test('every route of /api/v1 and /v2 answers each kind of token as documented', async (t) => {
@@ -393,4 +398,160 @@ test('every route of /api/v1 and /v2 answers each kind of token as documented', 
   }
   t.deepEqual(failures, []);
   t.log(`${walk.length} routes × 5 kinds of token = ${requests} requests`);
+});
+
+/**
+ * The /ui pages and forms, by "METHOD path" as uiRoutes writes them. A page signed in with each kind
+ * of token answers as the API does, as an HTML page: 404 for a repository it may not pull, 403 DENIED
+ * without the action; without a session a GET goes to the sign-in page (303) and a POST is 401.
+ * Every POST carries the session's CSRF token (its refusal without one is in test/ui*.test.ts).
+ */
+const UI: Record<string, Example> = {
+  'GET /ui/imports': { action: 'pull', onRepository: false, ok: [200], request: async () => ({ method: 'GET', path: '/ui/imports' }) },
+  // A report of a repository the token may not pull does not exist for it.
+  'GET /ui/imports/{id}': {
+    action: 'pull',
+    onRepository: true,
+    hiddenCode: 'IMPORT_UNKNOWN',
+    ok: [200],
+    request: async (f) => ({ method: 'GET', path: `/ui/imports/${(await f.shared()).importId}` }),
+  },
+  'GET /ui/repositories': { action: 'pull', onRepository: false, ok: [200], request: async () => ({ method: 'GET', path: '/ui/repositories' }) },
+  'GET /ui/repositories/{name}/-/versions/{number}': {
+    action: 'pull',
+    onRepository: true,
+    ok: [200],
+    request: async (f) => ({ method: 'GET', path: `/ui/repositories/${(await f.shared()).name}/-/versions/1` }),
+  },
+  'GET /ui/repositories/{name}': {
+    action: 'pull',
+    onRepository: true,
+    ok: [200],
+    request: async (f) => ({ method: 'GET', path: `/ui/repositories/${(await f.shared()).name}` }),
+  },
+  'POST /ui/repositories/{name}/-/tag': {
+    action: 'push',
+    onRepository: true,
+    ok: [303],
+    request: async (f) => {
+      const repo = await f.fresh();
+      return { method: 'POST', path: `/ui/repositories/${repo.name}/-/tag`, body: new URLSearchParams({ tag: 'v2', digest: repo.image.manifestDigest }).toString() };
+    },
+  },
+  'POST /ui/repositories/{name}/-/untag': {
+    action: 'delete',
+    onRepository: true,
+    ok: [303],
+    request: async (f) => ({ method: 'POST', path: `/ui/repositories/${(await f.fresh()).name}/-/untag`, body: 'tag=v1' }),
+  },
+  'GET /ui/tokens': { action: 'admin', onRepository: false, ok: [200], request: async () => ({ method: 'GET', path: '/ui/tokens' }) },
+  'POST /ui/tokens': {
+    action: 'admin',
+    onRepository: false,
+    ok: [200],
+    request: async (f) => ({ method: 'POST', path: '/ui/tokens', body: new URLSearchParams({ name: f.unique('ui-walk-made'), scopes: 'walk/* pull' }).toString() }),
+  },
+  'POST /ui/tokens/{id}/revoke': {
+    action: 'admin',
+    onRepository: false,
+    ok: [303],
+    request: async (f) => {
+      const res = await fetch(`${base}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { ...admin, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: f.unique('ui-walk-doomed'), scopes: [{ repositories: 'walk/*', actions: ['pull'] }] }),
+      });
+      return { method: 'POST', path: `/ui/tokens/${((await res.json()) as { id: number }).id}/revoke` };
+    },
+  },
+  // The session cookie holds no server state: signing out clears the browser's cookie, and this walk keeps using its copy.
+  'POST /ui/sign-out': { action: 'pull', onRepository: false, ok: [303], request: async () => ({ method: 'POST', path: '/ui/sign-out' }) },
+};
+
+/** Signs in to the pages with `secret` as a browser does: the session cookie and its CSRF token. */
+async function uiSession(url: string, secret: string): Promise<{ cookie: string; csrf: string }> {
+  const form = await fetch(`${url}/ui/sign-in`);
+  const pre = form.headers.getSetCookie()[0]!.split(';')[0]!;
+  const signInCsrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+  const res = await fetch(`${url}/ui/sign-in`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: pre, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf: signInCsrf, token: secret, next: '/ui/imports' }),
+  });
+  if (res.status !== 303) throw new Error(`signing in: ${res.status}`);
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('berth_session='))!.split(';')[0]!;
+  const page = await (await fetch(`${url}/ui/repositories`, { headers: { cookie } })).text();
+  return { cookie, csrf: /name="csrf" value="([^"]+)"/.exec(page)![1]! };
+}
+
+test('every /ui page and form answers each kind of signed-in token as documented', async (t) => {
+  const { berth } = t.context;
+  base = berth.url;
+  const f = fixtures(berth, 'ui');
+  const routes = uiRoutes({} as never, {} as never);
+  const missing: string[] = [];
+  const walk: Array<{ label: string; example: Example }> = [];
+  for (const route of routes) {
+    const key = `${route.method} ${route.path}`;
+    const example = UI[key];
+    if (!example) {
+      missing.push(key);
+      continue;
+    }
+    t.is(route.action, example.action, `${key} declares the documented action`);
+    // The report page decides by the report's repository inside its handler (404 IMPORT_UNKNOWN when hidden).
+    if (example.hiddenCode === undefined) t.is(route.repository !== undefined, example.onRepository, `${key} declares whether it is on a repository`);
+    walk.push({ label: key, example });
+  }
+  t.deepEqual(missing, [], '/ui routes without a documented action in this test');
+  t.deepEqual(
+    Object.keys(UI).filter((k) => !walk.some((w) => w.label === k)),
+    [],
+    'rows here for /ui routes the table no longer has',
+  );
+
+  let made = 0;
+  const session = async (scopes: unknown) => {
+    const res = await berth.api('POST', '/api/v1/tokens', { name: `ui-walker-${++made}`, scopes });
+    if (res.status !== 201) throw new Error(`token: ${res.status}`);
+    return uiSession(berth.url, res.body.secret);
+  };
+  const sessions = new Map<string, { cookie: string; csrf: string }>();
+  for (const action of ACTIONS) {
+    sessions.set(`lacking ${action}`, await session(scopesFor('lacking', action)));
+    sessions.set(`exact ${action}`, await session(scopesFor('exact', action)));
+  }
+  const other = await session([{ repositories: 'elsewhere/*', actions: [...ACTIONS] }]);
+  const wrong = { cookie: `berth_session=${randomBytes(64).toString('base64url')}`, csrf: 'x' };
+
+  const failures: string[] = [];
+  for (const { label, example } of walk) {
+    for (const kind of ['none', 'wrong', 'other', 'lacking', 'exact'] as Kind[]) {
+      const req = await example.request(f);
+      const s = kind === 'none' ? undefined : kind === 'wrong' ? wrong : kind === 'other' ? other : sessions.get(`${kind} ${example.action}`)!;
+      const body = req.method === 'POST' ? new URLSearchParams(req.body === undefined ? '' : String(req.body)) : undefined;
+      if (body && s) body.set('csrf', s.csrf);
+      const res = await fetch(`${berth.url}${req.path}`, {
+        method: req.method,
+        redirect: 'manual',
+        headers: { ...(s ? { cookie: s.cookie } : {}), ...(body ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}) },
+        ...(body ? { body: body.toString() } : {}),
+      });
+      const text = await res.text();
+      let want = expected(example, kind);
+      if (kind === 'none' || kind === 'wrong') want = req.method === 'GET' ? { status: [303] } : { status: [401], code: 'UNAUTHORIZED' };
+      const where = `${label} with ${kind} session (${req.method} ${req.path.slice(0, 80)})`;
+      if (!want.status.includes(res.status)) failures.push(`${where}: ${res.status}, expected ${want.status.join('/')}: ${text.slice(0, 300)}`);
+      else if (want.code !== undefined) {
+        const code = /<p class="error-code"><code>([A-Z_]+)<\/code>/.exec(text)?.[1];
+        if (code !== want.code) failures.push(`${where}: code ${String(code)}, expected ${want.code}`);
+      }
+      if ((kind === 'none' || kind === 'wrong') && req.method === 'GET' && !/^\/ui\/sign-in\?next=/.test(res.headers.get('location') ?? '')) {
+        failures.push(`${where}: Location ${String(res.headers.get('location'))}, expected the sign-in page`);
+      }
+    }
+  }
+  t.deepEqual(failures, []);
+  t.log(`${walk.length} /ui routes × 5 kinds of session`);
 });

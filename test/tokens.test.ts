@@ -218,7 +218,12 @@ test('/v2/_catalog, GET /api/v1/repositories and the report list show only what 
   t.deepEqual((await get(berth, '/api/v1/imports?repository=hidden/a', bearer(reader.secret))).body.imports, []);
   const one = await get(berth, `/api/v1/imports/${hidden.body.id}`, bearer(reader.secret));
   t.is(one.status, 404);
-  t.is(one.body.error.code, 'NAME_UNKNOWN');
+  t.is(one.body.error.code, 'IMPORT_UNKNOWN');
+  // a hidden repository's report reads exactly like an id that does not exist
+  const unknown = await get(berth, `/api/v1/imports/00000000-0000-4000-8000-000000000000`, bearer(reader.secret));
+  t.is(unknown.status, 404);
+  t.is(unknown.body.error.code, one.body.error.code);
+  t.is(unknown.body.error.message, one.body.error.message);
   t.is((await get(berth, `/api/v1/imports/${shown.body.id}`, bearer(reader.secret))).status, 200);
   const nothing = await berth.token('lists-nothing', [{ repositories: 'nowhere/*', actions: ['pull'] }]);
   t.deepEqual((await get(berth, '/v2/_catalog', basic(nothing.secret))).body.repositories, []);

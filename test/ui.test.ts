@@ -3,19 +3,15 @@
 // without JavaScript), checks CSRF refusals, hostile text, phone width, keyboard use and axe-core.
 // Screenshots of each page go to test-artifacts/ui/ (not committed).
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { dirEntries, makeImage, tarOf } from './helpers/archives.js';
+import { ARTIFACTS, axeViolations, launchChromium, newPage as openPage, shot, signIn as signInAt } from './helpers/browser.js';
 import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
 
-const CHROMIUM = process.env.BERTH_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve('test-artifacts', 'ui', process.env.BERTH_TEST_DATABASE_URL ? 'postgres' : 'sqlite');
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const HOSTILE_ENTRY = '<img src=x onerror="window.__xss=1">';
 const HOSTILE_TAG = '"><script>window.__xss=1</script>';
 
@@ -32,8 +28,6 @@ async function form(repoName: string, archive: Buffer, tag?: string): Promise<{ 
 }
 
 test.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-  await fs.mkdir(ARTIFACTS, { recursive: true });
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-ui-'));
   berth = await startBerth();
   repo = await berth.newRepository('team/app');
@@ -58,7 +52,7 @@ test.before(async () => {
   if (badTag.body.error?.code !== 'TAG_INVALID') throw new Error(`bad tag import: ${JSON.stringify(badTag.body)}`);
   reports.badTag = badTag.body.id;
   await form(other, await fs.readFile('samples/oci-archive.tar'), 'latest');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
 });
 
 test.after.always(async () => {
@@ -67,36 +61,8 @@ test.after.always(async () => {
   if (tmp) await fs.rm(tmp, { recursive: true, force: true });
 });
 
-/** A browser context (bypassCSP only so that axe-core can be injected) and a page in it. */
-async function newPage(opts: { width?: number; javaScript?: boolean } = {}): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: { width: opts.width ?? 1280, height: 900 },
-    bypassCSP: true,
-    javaScriptEnabled: opts.javaScript ?? true,
-  });
-  return { context, page: await context.newPage() };
-}
-
-async function signIn(page: Page, token = ADMIN_TOKEN): Promise<void> {
-  await page.goto(`${berth.url}/ui/imports`);
-  await page.getByLabel('Token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/ui\/imports/);
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-/** axe-core's serious and critical violations on the page. */
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3) }));
-  });
-  return violations.filter((v: any) => v.impact === 'serious' || v.impact === 'critical').map((v: any) => `${v.id}: ${v.nodes.join(', ')}`);
-}
+const newPage = (opts: { width?: number; javaScript?: boolean } = {}) => openPage(browser, opts);
+const signIn = (page: Page, token = ADMIN_TOKEN): Promise<void> => signInAt(page, berth.url, token);
 
 const rowsOf = (page: Page) => page.locator('table.imports tbody tr');
 const rowsHrefs = (page: Page): Promise<string[]> =>

@@ -44,9 +44,14 @@ export function reportFromRow(row: ImportRow): ImportReport {
   };
 }
 
+/** The error for a report id that does not exist, or that the caller may not see. */
+export function importUnknown(id: string): BerthError {
+  return new BerthError('IMPORT_UNKNOWN', 'no import with this id', { id: id.slice(0, 100) });
+}
+
 export async function getImport(s: Services, id: string): Promise<ImportReport> {
   const row = /^[0-9a-f-]{36}$/.test(id) ? await importsDb.findImport(s.db, id) : undefined;
-  if (!row) throw new BerthError('IMPORT_UNKNOWN', 'no import with this id', { id: id.slice(0, 100) });
+  if (!row) throw importUnknown(id);
   return reportFromRow(row);
 }
 

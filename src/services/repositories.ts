@@ -152,16 +152,24 @@ async function partPage(
 }
 
 /**
- * One version: the first page (`limit`) of its tags, manifests and blobs with links to the rest, and
- * the whole of what it added and removed against the version before. Its cost does not grow with the
- * repository: each list is read through an index for one page only.
+ * One version: a page (`limit`) of its tags, manifests and blobs with links to the rest — the first
+ * page of each, or the one after `after[part]` (a cursor from a next link) — and the whole of what it
+ * added and removed against the version before. Its cost does not grow with the repository: each
+ * list is read through an index for one page only.
  */
-export async function getVersion(s: Services, rawName: string, number: number, limit = 100): Promise<VersionView> {
+export async function getVersion(
+  s: Services,
+  rawName: string,
+  number: number,
+  limit = 100,
+  after: Partial<Record<VersionPart, string>> = {},
+): Promise<VersionView> {
   const { repo, version } = await findVersionOf(s, rawName, number);
+  const pageOf = (part: VersionPart) => ({ limit, ...(after[part] !== undefined ? { after: after[part] } : {}) });
   const [tags, manifests, blobs, contentDiff, tagDiff] = await Promise.all([
-    partPage(s, repo, number, 'tags', { limit }),
-    partPage(s, repo, number, 'manifests', { limit }),
-    partPage(s, repo, number, 'blobs', { limit }),
+    partPage(s, repo, number, 'tags', pageOf('tags')),
+    partPage(s, repo, number, 'manifests', pageOf('manifests')),
+    partPage(s, repo, number, 'blobs', pageOf('blobs')),
     versionsDb.contentChanges(s.db, repo.id, number),
     tagsDb.tagChanges(s.db, repo.id, number),
   ]);

@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import { type Action, type Principal, pullable } from '../../core/policy.js';
 import { BerthError, type ErrorCode } from '../../errors.js';
 import type { Services } from '../../services/deps.js';
-import { getImport, importRepository, listImports } from '../../services/imports.js';
+import { getImport, importRepository, importUnknown, listImports } from '../../services/imports.js';
 import { cleanupOrphans } from '../../services/orphans.js';
 import * as repos from '../../services/repositories.js';
 import * as tokens from '../../services/tokens.js';
@@ -31,9 +31,11 @@ export interface ApiRoute {
   action: Action;
   /**
    * the repository the action is on: the `{name}` path parameter, or one the route looks up from its
-   * parameters (a report's repository); absent for routes on no repository
+   * parameters (a report's repository); absent for routes on no repository. A looked-up repository the
+   * caller may not pull answers `hidden` (the looked-up thing does not exist for this caller), so that
+   * an id of a hidden repository's report reads exactly like an unknown id.
    */
-  repository?: 'name' | { lookup(params: Record<string, string>): Promise<string>; description: string };
+  repository?: 'name' | { lookup(params: Record<string, string>): Promise<string>; description: string; hidden: (params: Record<string, string>) => BerthError };
   query?: QueryParam[];
   /** the JSON request body's schema, or 'archive' for the import upload */
   request?: SchemaName | 'archive';
@@ -260,9 +262,9 @@ export function apiRoutes(s: Services): ApiRoute[] {
       path: '/api/v1/imports/{id}',
       summary: 'One import or push report',
       action: 'pull',
-      repository: { lookup: (p) => importRepository(s, p.id!), description: "the report's repository" },
+      repository: { lookup: (p) => importRepository(s, p.id!), description: "the report's repository", hidden: (p) => importUnknown(p.id!) },
       response: { status: 200, schema: 'ImportReport' },
-      errors: ['IMPORT_UNKNOWN', 'NAME_UNKNOWN'],
+      errors: ['IMPORT_UNKNOWN'],
       handle: async (ctx, p) => {
         ctx.body = await getImport(s, p.id!);
       },
@@ -344,8 +346,15 @@ export function apiRouter(routes: ApiRoute[]): Router {
         if (raw === undefined) throw new BerthError('NOT_FOUND', 'no such endpoint', null);
         values[param] = decodeURIComponent(raw);
       });
-      const repository = route.repository === undefined ? undefined : route.repository === 'name' ? values.name : await route.repository.lookup(values);
-      const principal = authorize(ctx, route.action, repository);
+      const from = route.repository;
+      const repository = from === undefined ? undefined : from === 'name' ? values.name : await from.lookup(values);
+      let principal: Principal;
+      try {
+        principal = authorize(ctx, route.action, repository);
+      } catch (err) {
+        if (typeof from === 'object' && err instanceof BerthError && err.code === 'NAME_UNKNOWN') throw from.hidden(values);
+        throw err;
+      }
       await route.handle(ctx, values, principal);
     });
   }

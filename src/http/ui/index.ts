@@ -11,7 +11,7 @@ import { type Action, may, type Principal, pullable } from '../../core/policy.js
 import { BerthError, ERRORS, toErrorBody } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Services } from '../../services/deps.js';
-import { getImport, importsPerDay, listImports } from '../../services/imports.js';
+import { getImport, importsPerDay, importUnknown, listImports } from '../../services/imports.js';
 import * as repos from '../../services/repositories.js';
 import * as tokens from '../../services/tokens.js';
 import { queryInt, queryString, readForm } from '../api/body.js';
@@ -23,6 +23,8 @@ import { type UiSession, UiSessions } from './session.js';
 export { UiSessions };
 
 const PAGE = 50;
+/** tags on the repository page, and each list of the version page, a page at a time */
+const LIST_PAGE = 100;
 const DAY_MS = 86_400_000;
 const CHART_DAYS = 30;
 const CHART_MAX_DAYS = 92;
@@ -38,8 +40,10 @@ const SECURITY_HEADERS = {
 
 const STATIC_FILES: Record<string, string> = { 'ui.css': 'text/css; charset=utf-8', 'upload.js': 'text/javascript; charset=utf-8' };
 
-interface UiRoute {
+export interface UiRoute {
   method: 'GET' | 'POST';
+  /** the route as documentation writes it (test/route-auth.test.ts keys its rows by it) */
+  path: string;
   pattern: RegExp;
   params: string[];
   action: Action;
@@ -71,10 +75,12 @@ function dateParam(ctx: Context, name: string): string | undefined {
 
 const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
 
-function routes(s: Services, sessions: UiSessions): UiRoute[] {
+/** The signed-in pages and forms, each with the action the policy decides it by. */
+export function uiRoutes(s: Services, sessions: UiSessions): UiRoute[] {
   return [
     {
       method: 'GET',
+      path: '/ui/imports',
       pattern: /^\/ui\/imports$/,
       params: [],
       action: 'pull',
@@ -139,6 +145,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
     },
     {
       method: 'GET',
+      path: '/ui/imports/{id}',
       pattern: /^\/ui\/imports\/([^/]+)$/,
       params: ['id'],
       action: 'pull',
@@ -148,7 +155,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
           authorize(ctx, 'pull', report.repository);
         } catch (err) {
           // A report of a repository this token may not pull does not exist for it.
-          if (err instanceof BerthError) throw new BerthError('IMPORT_UNKNOWN', 'no import with this id', { id: p.id!.slice(0, 100) });
+          if (err instanceof BerthError) throw importUnknown(p.id!);
           throw err;
         }
         page(ctx, 'report', session, { title: `Import ${report.id}`, nav: 'imports', report });
@@ -156,6 +163,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
     },
     {
       method: 'GET',
+      path: '/ui/repositories',
       pattern: /^\/ui\/repositories$/,
       params: [],
       action: 'pull',
@@ -174,43 +182,79 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
     },
     {
       method: 'GET',
+      path: '/ui/repositories/{name}/-/versions/{number}',
       pattern: /^\/ui\/repositories\/(.+)\/-\/versions\/(\d+)$/,
       params: ['name', 'number'],
       action: 'pull',
       repository: 'name',
       handle: async (ctx, p, session) => {
-        const [version, repo] = await Promise.all([repos.getVersion(s, p.name!, Number(p.number)), repos.getRepositoryRow(s, p.name!)]);
-        page(ctx, 'version', session, { title: `${version.repository} version ${version.number}`, nav: 'repositories', version, latest: repo.latest_version });
-      },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/ui\/repositories\/(.+)$/,
-      params: ['name'],
-      action: 'pull',
-      repository: 'name',
-      handle: async (ctx, p, session) => {
-        const repo = repos.repositoryView(await repos.getRepositoryRow(s, p.name!));
-        const pageNo = queryInt(ctx, 'page', 1, 1, 1_000_000);
-        const [tags, versions] = await Promise.all([
-          repos.listTags(s, repo.name),
-          repos.listVersions(s, repo.name, { limit: PAGE, offset: (pageNo - 1) * PAGE }),
-        ]);
-        page(ctx, 'repository', session, {
-          title: repo.name,
+        // Each list in pages of LIST_PAGE, by the same cursors as GET …/versions/{n}/{part}?after=.
+        const after: Partial<Record<repos.VersionPart, string>> = {};
+        for (const part of repos.VERSION_PARTS) {
+          const cursor = queryString(ctx, `${part}_after`);
+          if (cursor !== undefined) after[part] = cursor;
+        }
+        const [version, repo] = await Promise.all([repos.getVersion(s, p.name!, Number(p.number), LIST_PAGE, after), repos.getRepositoryRow(s, p.name!)]);
+        page(ctx, 'version', session, {
+          title: `${version.repository} version ${version.number}`,
           nav: 'repositories',
-          repo,
-          tags,
-          versions,
-          pageNo,
-          more: pageNo * PAGE < repo.latest_version + 1,
-          canPush: may(session.principal, 'push', repo.name),
-          importUrl: `/api/v1/repositories/${repo.name}/imports`,
+          version,
+          latest: repo.latest_version,
+          after,
+          nextAfter: Object.fromEntries(repos.VERSION_PARTS.map((part) => [part, cursorOf(version.next[part])])),
+          canPush: version.number === repo.latest_version && may(session.principal, 'push', repo.name),
         });
       },
     },
     {
       method: 'GET',
+      path: '/ui/repositories/{name}',
+      pattern: /^\/ui\/repositories\/(.+)$/,
+      params: ['name'],
+      action: 'pull',
+      repository: 'name',
+      handle: async (ctx, p, session) => {
+        const changed = queryString(ctx, 'changed');
+        const digest = queryString(ctx, 'digest');
+        await repositoryPage(s, ctx, session, p.name!, {
+          ...(changed !== undefined && /^\d{1,9}$/.test(changed) ? { notice: { version: Number(changed) } } : queryString(ctx, 'unchanged') !== undefined ? { notice: { unchanged: true } } : {}),
+          ...(digest !== undefined ? { values: { digest: digest.slice(0, 100) } } : {}),
+        });
+      },
+    },
+    {
+      // The set-tag form: PUT /api/v1/repositories/{name}/tags/{tag} as a form, through the same service.
+      method: 'POST',
+      path: '/ui/repositories/{name}/-/tag',
+      pattern: /^\/ui\/repositories\/(.+)\/-\/tag$/,
+      params: ['name'],
+      action: 'push',
+      repository: 'name',
+      handle: async (ctx, p, session) => {
+        const form = await readForm(ctx);
+        sessions.check(session, form.get('csrf') ?? undefined);
+        const values = { tag: (form.get('tag') ?? '').trim(), digest: (form.get('digest') ?? '').trim() };
+        await tagChange(s, ctx, session, p.name!, values, () => repos.putTag(s, p.name!, values.tag, values.digest, session.principal.name));
+      },
+    },
+    {
+      // A tag's remove button: DELETE /api/v1/repositories/{name}/tags/{tag} as a form, through the same service.
+      method: 'POST',
+      path: '/ui/repositories/{name}/-/untag',
+      pattern: /^\/ui\/repositories\/(.+)\/-\/untag$/,
+      params: ['name'],
+      action: 'delete',
+      repository: 'name',
+      handle: async (ctx, p, session) => {
+        const form = await readForm(ctx);
+        sessions.check(session, form.get('csrf') ?? undefined);
+        const tag = form.get('tag') ?? '';
+        await tagChange(s, ctx, session, p.name!, {}, () => repos.deleteTag(s, p.name!, tag, session.principal.name), tag);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/ui/tokens',
       pattern: /^\/ui\/tokens$/,
       params: [],
       action: 'admin',
@@ -218,6 +262,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
     },
     {
       method: 'POST',
+      path: '/ui/tokens',
       pattern: /^\/ui\/tokens$/,
       params: [],
       action: 'admin',
@@ -246,6 +291,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
     },
     {
       method: 'POST',
+      path: '/ui/tokens/{id}/revoke',
       pattern: /^\/ui\/tokens\/(\d{1,9})\/revoke$/,
       params: ['id'],
       action: 'admin',
@@ -258,6 +304,7 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
     },
     {
       method: 'POST',
+      path: '/ui/sign-out',
       pattern: /^\/ui\/sign-out$/,
       params: [],
       action: 'pull',
@@ -269,6 +316,82 @@ function routes(s: Services, sessions: UiSessions): UiRoute[] {
       },
     },
   ];
+}
+
+/** The `after` cursor of a next link (`…?limit=&after=`), or undefined on the last page. */
+function cursorOf(next: string | null): string | undefined {
+  if (next === null) return undefined;
+  return new URLSearchParams(next.slice(next.indexOf('?') + 1)).get('after') ?? undefined;
+}
+
+/**
+ * One repository: a page of its latest version's tags (keyset by name, `tags_after=`), a page of its
+ * versions, and for a token that may change it the upload and set-tag forms and each tag's remove
+ * button (the same policy that decides the POST).
+ */
+async function repositoryPage(
+  s: Services,
+  ctx: Context,
+  session: UiSession,
+  name: string,
+  extra: { notice?: { version?: number; unchanged?: boolean }; failed?: ReturnType<typeof toErrorBody>; values?: Record<string, string> },
+  status = 200,
+): Promise<void> {
+  const repo = repos.repositoryView(await repos.getRepositoryRow(s, name));
+  const pageNo = queryInt(ctx, 'page', 1, 1, 1_000_000);
+  const tagsAfter = queryString(ctx, 'tags_after');
+  const [tags, versions] = await Promise.all([
+    repos.getVersionPart(s, repo.name, repo.latest_version, 'tags', { limit: LIST_PAGE, ...(tagsAfter !== undefined ? { after: tagsAfter } : {}) }),
+    repos.listVersions(s, repo.name, { limit: PAGE, offset: (pageNo - 1) * PAGE }),
+  ]);
+  page(
+    ctx,
+    'repository',
+    session,
+    {
+      title: repo.name,
+      nav: 'repositories',
+      repo,
+      tags: tags.items,
+      tagsAfter,
+      tagsNext: cursorOf(tags.next),
+      versions,
+      pageNo,
+      more: pageNo * PAGE < repo.latest_version + 1,
+      canPush: may(session.principal, 'push', repo.name),
+      canDelete: may(session.principal, 'delete', repo.name),
+      importUrl: `/api/v1/repositories/${repo.name}/imports`,
+      ...extra,
+    },
+    status,
+  );
+}
+
+/**
+ * A tag set or removed from a form: on success back to the repository page (303, so a reload does
+ * not post again) saying which version it made; a refused change (TAG_INVALID, MANIFEST_UNKNOWN,
+ * TAG_UNKNOWN…) shows the repository page again with the error and the form as it was sent.
+ */
+async function tagChange(
+  s: Services,
+  ctx: Context,
+  session: UiSession,
+  name: string,
+  values: Record<string, string>,
+  change: () => Promise<repos.TagChange>,
+  removing?: string,
+): Promise<void> {
+  let outcome: repos.TagChange;
+  try {
+    outcome = await change();
+  } catch (err) {
+    if (!(err instanceof BerthError) || ERRORS[err.code].status >= 500 || err.code === 'NAME_UNKNOWN' || err.code === 'NAME_INVALID') throw err;
+    await repositoryPage(s, ctx, session, name, { failed: toErrorBody(err), values, ...(removing !== undefined ? { removing } : {}) }, ERRORS[err.code].status);
+    return;
+  }
+  const repoPath = `/ui/repositories/${name.split('/').map(encodeURIComponent).join('/')}`;
+  ctx.redirect(outcome.new_version ? `${repoPath}?changed=${outcome.version}` : `${repoPath}?unchanged=1`);
+  ctx.status = 303;
 }
 
 /**
@@ -346,7 +469,7 @@ const staticCache = new Map<string, Buffer>();
 /** The whole /ui stack: headers, static files, errors, sign-in, then the signed-in pages. */
 export function uiStack(s: Services, sessions: UiSessions) {
   const router = new Router();
-  for (const route of routes(s, sessions)) {
+  for (const route of uiRoutes(s, sessions)) {
     const add = route.method === 'GET' ? router.get.bind(router) : router.post.bind(router);
     add(route.pattern, async (ctx: Context) => {
       const captures = (ctx as Context & { captures?: string[] }).captures ?? [];
