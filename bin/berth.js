@@ -1,7 +1,34 @@
 #!/usr/bin/env node
-// The `berth` command of package.json's bin: runs src/cli/main.ts through tsx, so that `npx berth`
-// works in a clone right after `npm ci`, with no build step.
-import { register } from 'tsx/esm/api';
+// The `berth` command of package.json's bin (`npx berth`). Runs the compiled CLI,
+// dist/src/cli/main.js (built by `npm ci` / `npm install` through the package's `prepare` script, or
+// by `npm run build`), when it is at least as new as every file under src/: a cold start of plain
+// JavaScript. When it is missing or older than the sources (an edited or freshly checked-out clone),
+// it runs src/cli/main.ts through tsx instead, so that it never runs stale code.
+import { readdirSync, statSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const root = new URL('../', import.meta.url);
+const compiled = new URL('dist/src/cli/main.js', root);
+
+/** The newest modification time of the files under `dir` (a URL ending in /). */
+function newest(dir) {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const url = new URL(entry.isDirectory() ? `${entry.name}/` : entry.name, dir);
+    latest = Math.max(latest, entry.isDirectory() ? newest(url) : statSync(url).mtimeMs);
+  }
+  return latest;
+}
+
+let built = 0;
+try {
+  built = statSync(compiled).mtimeMs;
+} catch {
+  // not built
+}
+if (built > 0 && built >= newest(new URL('src/', root))) {
+  await import(compiled.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}

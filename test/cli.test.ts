@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { dirEntries, type Entry, gzip, hex, makeImage, tarOf } from './helpers/archives.js';
+import { dirEntries, type Entry, gzip, hex, makeImage, sha256, tarOf } from './helpers/archives.js';
 import { ADMIN_TOKEN, startBerth, type TestServer } from './helpers/server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
@@ -134,31 +134,50 @@ test.serial('an image sharing its base layer with the repository sends the other
 
 // Every real sample as an archive, and the skopeo dir: and OCI layout samples unpacked into folders with tar(1).
 const SAMPLE_LIST = JSON.parse(readFileSync(path.join(SAMPLES, 'digests.json'), 'utf8')) as Array<{ file: string; format: string; manifest_digest: string }>;
-const FOLDER_SAMPLES = new Set(['skopeo-dir-v2s2.tar', 'skopeo-dir-multiarch-oci.tar', 'oci-archive.tar', 'oci-archive-multiarch.tar']);
+const FOLDER_SAMPLES = new Set(['skopeo-dir-v2s2.tar', 'skopeo-dir-multiarch-oci.tar', 'oci-archive.tar', 'oci-archive-multiarch.tar', 'docker-save.tar']);
+
+/** The config digest of a pushed image manifest, read back through the registry API. */
+async function configOf(repo: string, manifestDigest: string): Promise<string> {
+  const res = await fetch(`${berthServer.url}/v2/${repo}/manifests/${manifestDigest}`, {
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' },
+  });
+  return ((await res.json()) as { config: { digest: string } }).config.digest;
+}
+
 for (const sample of SAMPLE_LIST) {
-  for (const asFolder of FOLDER_SAMPLES.has(sample.file) ? [false, true] : [false]) {
-    const what = `${sample.file}${asFolder ? ' unpacked into a folder' : ''}`;
-    // docker save's layers sit in <id>/layer.tar, whose names do not say which blob they are: they travel.
-    const resent = sample.file === 'docker-save.tar' ? 2 : 0;
-    test.serial(`the sample ${what} pushes as ${sample.format}; pushed again it sends ${resent} blobs and makes no version`, async (t) => {
-      let input = path.join(SAMPLES, sample.file);
-      if (asFolder) {
-        const folder = path.join(await tempDir(t), 'image');
-        await fs.mkdir(folder);
-        await run('tar', ['-xf', input, '-C', folder]);
-        input = folder;
-      }
-      const repo = await berthServer.newRepository('cli-sample');
-      const first = await berth(['push', '--json', input, `${host(berthServer)}/${repo}`], withToken);
-      t.is(first.code, 0, first.stderr);
-      const r1 = lastJson(first);
-      t.is(r1.format, sample.format);
-      t.true(r1.manifests.some((m: { digest: string }) => m.digest === sample.manifest_digest));
-      const again = lastJson(await berth(['push', '--json', input, `${host(berthServer)}/${repo}`], withToken));
-      t.is(again.new_version, false);
-      t.is(again.blobs.filter((b: { source: string }) => b.source === 'upload').length, resent);
-      t.is(await berthServer.latestVersion(repo), 1);
-    });
+  for (const variant of FOLDER_SAMPLES.has(sample.file) ? (['archive', 'folder'] as const) : (['archive'] as const)) {
+    for (const gzipped of sample.file === 'docker-save.tar' && variant === 'archive' ? [false, true] : [false]) {
+      const what = `${sample.file}${variant === 'folder' ? ' unpacked into a folder' : ''}${gzipped ? ' gzip-compressed' : ''}`;
+      // docker save's layers sit in <id>/layer.tar, named for no digest: their config's rootfs.diff_ids
+      // say which blobs they are, so they stay home too; the config travels (the server reads the diff ids from it).
+      const dockerSave = sample.file === 'docker-save.tar';
+      test.serial(`the sample ${what} pushes as ${sample.format}; pushed again it sends ${dockerSave ? 'only its config' : 'no blob'} and makes no version`, async (t) => {
+        let input = path.join(SAMPLES, sample.file);
+        if (variant === 'folder') {
+          const folder = path.join(await tempDir(t), 'image');
+          await fs.mkdir(folder);
+          await run('tar', ['-xf', input, '-C', folder]);
+          input = folder;
+        } else if (gzipped) {
+          input = path.join(await tempDir(t), 'image.tar.gz');
+          await fs.writeFile(input, gzip(await fs.readFile(path.join(SAMPLES, sample.file))));
+        }
+        const repo = await berthServer.newRepository('cli-sample');
+        const first = await berth(['push', '--json', input, `${host(berthServer)}/${repo}`], withToken);
+        t.is(first.code, 0, first.stderr);
+        const r1 = lastJson(first);
+        t.is(r1.format, sample.format);
+        t.true(r1.manifests.some((m: { digest: string }) => m.digest === sample.manifest_digest));
+        const second = await berth(['push', '--json', input, `${host(berthServer)}/${repo}`], withToken);
+        t.is(second.code, 0, second.stderr);
+        const again = lastJson(second);
+        t.is(again.new_version, false);
+        const uploaded = again.blobs.filter((b: { source: string }) => b.source === 'upload').map((b: { digest: string }) => b.digest);
+        t.deepEqual(uploaded, dockerSave ? [await configOf(repo, sample.manifest_digest)] : []);
+        t.true(again.bytes_received < 16 * 1024, String(again.bytes_received));
+        t.is(await berthServer.latestVersion(repo), 1);
+      });
+    }
   }
 }
 
@@ -370,4 +389,204 @@ test.serial('with a scoped token: pull-only is 403 (exit 4) before any byte is s
   const pusher = await berth(['push', '--json', folder, `${host(berthServer)}/${repo}:v1`], { BERTH_TOKEN: await token('cli-pusher', ['push']) });
   t.is(pusher.code, 0, pusher.stderr);
   t.is(lastJson(pusher).version, 1);
+});
+
+/** A `docker save` (20.10) archive of `image`: `<id>/layer.tar` files, `<id>/json`, the config as `<hex>.json`. */
+function dockerSaveEntries(image: ReturnType<typeof makeImage>, opts: { omitLayers?: boolean; omitConfig?: boolean } = {}): Entry[] {
+  const ids = image.layers.map((_, i) => hex(sha256(`${image.configDigest}/layer/${i}`)));
+  const entries: Entry[] = [];
+  for (const [i, id] of ids.entries()) {
+    entries.push({ name: `${id}/`, type: 'directory' }, { name: `${id}/VERSION`, data: '1.0' }, { name: `${id}/json`, data: JSON.stringify({ id }) });
+    if (!opts.omitLayers) entries.push({ name: `${id}/layer.tar`, data: image.layers[i]! });
+  }
+  if (!opts.omitConfig) entries.push({ name: `${hex(image.configDigest)}.json`, data: image.config });
+  entries.push({ name: 'manifest.json', data: JSON.stringify([{ Config: `${hex(image.configDigest)}.json`, RepoTags: ['team/app:v1'], Layers: ids.map((id) => `${id}/layer.tar`) }]) });
+  entries.push({ name: 'repositories', data: JSON.stringify({ 'team/app': { v1: ids.at(-1) } }) });
+  return entries;
+}
+
+test.serial('a docker save archive may leave out its <id>/layer.tar entries: the config\'s diff_ids name them, and the repository must hold them', async (t) => {
+  const repo = await berthServer.newRepository('cli-diffids');
+  const other = await berthServer.newRepository('cli-diffids-other');
+  const image = makeImage({ layers: [randomBytes(300 * 1024), randomBytes(200 * 1024)] });
+  // Nothing held yet: the left-out layers are BLOB_UNKNOWN, by their diff ids.
+  const early = await berthServer.importRaw(repo, await tarOf(dockerSaveEntries(image, { omitLayers: true })));
+  t.is(early.status, 400);
+  t.is(early.body.error.code, 'BLOB_UNKNOWN');
+  t.deepEqual([...early.body.error.details.missing].sort(), [...image.layerDigests].sort());
+
+  const whole = await berthServer.importRaw(repo, await tarOf(dockerSaveEntries(image)));
+  t.is(whole.status, 201);
+  t.deepEqual(whole.body.blobs.filter((b: { source: string }) => b.source === 'upload').map((b: { digest: string }) => b.digest).sort(), [image.configDigest, ...image.layerDigests].sort());
+
+  // With curl: the same archive without its layers reuses them from the repository, and makes no version.
+  const rest = await berthServer.importRaw(repo, await tarOf(dockerSaveEntries(image, { omitLayers: true })));
+  t.is(rest.status, 201, JSON.stringify(rest.body.error));
+  t.is(rest.body.new_version, false);
+  t.deepEqual(rest.body.blobs.filter((b: { source: string }) => b.source === 'repository').map((b: { digest: string }) => b.digest).sort(), [...image.layerDigests].sort());
+  // Another repository does not gain them by naming them in a config.
+  const sneaky = await berthServer.importRaw(other, await tarOf(dockerSaveEntries(image, { omitLayers: true })));
+  t.is(sneaky.body.error.code, 'BLOB_UNKNOWN');
+  // Without the config nothing says which blobs the layers are (even though the repository holds the config).
+  const blind = await berthServer.importRaw(repo, await tarOf(dockerSaveEntries(image, { omitLayers: true, omitConfig: true })));
+  t.is(blind.status, 400);
+  t.is(blind.body.error.code, 'ARCHIVE_INVALID');
+
+  // berth push of the whole archive, into a repository holding one of the layers: the other layer travels, not hashed by the CLI.
+  const partly = await berthServer.newRepository('cli-diffids-partly');
+  const base = makeImage({ layers: [image.layers[0]!] });
+  t.is((await berthServer.importRaw(partly, await tarOf(dirEntries(base)))).status, 201);
+  const archive = path.join(await tempDir(t), 'save.tar');
+  await fs.writeFile(archive, await tarOf(dockerSaveEntries(image)));
+  const run = await berth(['push', '--json', archive, `${host(berthServer)}/${partly}:v1`], withToken);
+  t.is(run.code, 0, run.stderr);
+  const report = lastJson(run);
+  const source = Object.fromEntries(report.blobs.map((b: { digest: string; source: string }) => [b.digest, b.source]));
+  t.is(source[image.layerDigests[0]!], 'repository');
+  t.is(source[image.layerDigests[1]!], 'upload');
+  t.true(report.bytes_received > 200 * 1024 && report.bytes_received < 200 * 1024 + 16 * 1024, String(report.bytes_received));
+});
+
+test.serial('an uncompressed tarball is sent as its own entries minus those the repository holds: GNU and pax long names, a top folder', async (t) => {
+  const dir = await tempDir(t);
+  for (const format of ['gnu', 'pax']) {
+    const repo = await berthServer.newRepository(`cli-tarball-${format}`);
+    const base = randomBytes(2 * MiB);
+    const one = makeImage({ layers: [base] });
+    const two = makeImage({ layers: [base, randomBytes(300 * 1024)] });
+    t.is((await berthServer.importRaw(repo, await tarOf(dirEntries(one)))).status, 201);
+    // A skopeo dir folder under a top folder whose name is over 100 bytes, packed by tar(1).
+    const top = `${'image-'.repeat(20)}${format}`;
+    await writeFolder(path.join(dir, format, top), dirEntries(two));
+    const archive = path.join(dir, `${format}.tar`);
+    await run('tar', [`--format=${format}`, '-C', path.join(dir, format), '-cf', archive, top]);
+    const pushed = await berth(['push', '--json', archive, `${host(berthServer)}/${repo}:two`], withToken);
+    t.is(pushed.code, 0, pushed.stderr);
+    const report = lastJson(pushed);
+    t.is(report.version, 2);
+    const source = Object.fromEntries(report.blobs.map((b: { digest: string; source: string }) => [b.digest, b.source]));
+    t.is(source[two.layerDigests[0]!], 'repository');
+    t.is(source[two.layerDigests[1]!], 'upload');
+    t.true(report.bytes_received > 300 * 1024 && report.bytes_received < 300 * 1024 + 16 * 1024, String(report.bytes_received));
+    // The upload carries its length up front, as curl -T sends a file (see the uploaded event).
+    const uploaded = pushed.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.event === 'uploaded');
+    t.is(uploaded.bytes, report.bytes_received);
+  }
+});
+
+test.serial('a tarball with hostile headers fails locally with ARCHIVE_INVALID, exit 3, one line and no stack trace, before anything is sent', async (t) => {
+  const repo = await berthServer.newRepository('cli-hostile');
+  const dir = await tempDir(t);
+  const sample = await fs.readFile(path.join(SAMPLES, 'skopeo-dir-v2s2.tar'));
+  const setSize = (buf: Buffer, at: number, field: Buffer) => {
+    field.copy(buf, at + 124);
+    buf.fill(0x20, at + 148, at + 156);
+    let sum = 0;
+    for (let i = at; i < at + 512; i++) sum += buf[i]!;
+    buf.write(`${sum.toString(8).padStart(6, '0')}\0 `, at + 148, 8, 'latin1');
+  };
+  const badChecksum = Buffer.from(sample);
+  badChecksum[512 + 3] = badChecksum[512 + 3]! ^ 0x01; // the second header's name
+  const negative = Buffer.from(sample);
+  setSize(negative, 512, Buffer.alloc(12, 0xff));
+  const huge = Buffer.from(sample);
+  const big = Buffer.alloc(12);
+  big[0] = 0x80;
+  big.writeUIntBE(2 ** 44, 6, 6);
+  setSize(huge, 512, big);
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['checksum', badChecksum, /checksum/],
+    ['negative', negative, /negative/],
+    ['huge', huge, /past the end/],
+    ['truncated', sample.subarray(0, 512 + 512 + 100), /past the end|ends inside/],
+  ];
+  for (const [name, bytes, why] of cases) {
+    const file = path.join(dir, `${name}.tar`);
+    await fs.writeFile(file, bytes);
+    const result = await berth(['push', file, `${host(berthServer)}/${repo}`], withToken);
+    t.is(result.code, 3, `${name}: ${result.stderr}`);
+    t.regex(result.stderr, new RegExp(`^berth: .*${name}\\.tar: ARCHIVE_INVALID: `));
+    t.regex(result.stderr, why);
+    assertOneLine(t, result);
+  }
+  t.is((await berthServer.api('GET', `/api/v1/imports?repository=${repo}`)).body.imports.length, 0);
+});
+
+test.serial('--create makes a missing repository with push scope alone; without it NAME_UNKNOWN says how; pull-only or another name creates nothing', async (t) => {
+  const dir = await tempDir(t);
+  const folder = await writeFolder(path.join(dir, 'app'), dirEntries(makeImage({ layers: [randomBytes(64 * 1024)] })));
+  const suffix = randomBytes(3).toString('hex');
+  const name = `team-${suffix}/app`;
+
+  const plain = await berth(['push', folder, `${host(berthServer)}/${name}:v1`], withToken);
+  t.is(plain.code, 1);
+  t.regex(plain.stderr, /NAME_UNKNOWN: .*berth push --create makes it/);
+  assertOneLine(t, plain);
+  t.is((await berthServer.api('GET', `/api/v1/repositories/${name}`)).status, 404);
+
+  const token = async (tokenName: string, actions: string[]) =>
+    (await berthServer.api('POST', '/api/v1/tokens', { name: tokenName, scopes: [{ repositories: `team-${suffix}/*`, actions }] })).body.secret as string;
+  const reader = await berth(['push', '--create', folder, `${host(berthServer)}/${name}:v1`], { BERTH_TOKEN: await token(`cli-create-reader-${suffix}`, ['pull']) });
+  t.not(reader.code, 0);
+  t.is((await berthServer.api('GET', `/api/v1/repositories/${name}`)).status, 404);
+  const pusher = await token(`cli-create-pusher-${suffix}`, ['push']);
+  const outside = await berth(['push', '--create', folder, `${host(berthServer)}/elsewhere-${suffix}:v1`], { BERTH_TOKEN: pusher });
+  t.is(outside.code, 1);
+  t.regex(outside.stderr, /NAME_UNKNOWN/);
+  t.is((await berthServer.api('GET', `/api/v1/repositories/elsewhere-${suffix}`)).status, 404);
+
+  const created = await berth(['push', '--json', '--create', folder, `${host(berthServer)}/${name}:v1`], { BERTH_TOKEN: pusher });
+  t.is(created.code, 0, created.stderr);
+  const report = lastJson(created);
+  t.is(report.version, 1);
+  t.is(report.tag, 'v1');
+  t.is(await berthServer.latestVersion(name), 1);
+  // Pushed again with --create: the repository exists, nothing is sent but the manifest, no version.
+  const again = lastJson(await berth(['push', '--json', '--create', folder, `${host(berthServer)}/${name}:v1`], { BERTH_TOKEN: pusher }));
+  t.is(again.new_version, false);
+  t.true(again.bytes_received < 16 * 1024);
+
+  // The API itself: ?create=true on an import, and a value that is not true or false.
+  const viaApi = await berthServer.importRaw(`team-${suffix}/api`, await tarOf(dirEntries(makeImage())), { tag: 'v1' });
+  t.is(viaApi.status, 404);
+  const res = await fetch(`${berthServer.url}/api/v1/repositories/team-${suffix}/api/imports?create=true&tag=v1`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/x-tar' },
+    body: new Uint8Array(await tarOf(dirEntries(makeImage()))),
+  });
+  t.is(res.status, 201);
+  t.is(((await res.json()) as { version: number }).version, 1);
+  const bad = await fetch(`${berthServer.url}/api/v1/repositories/team-${suffix}/api/imports?create=yes`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/x-tar' },
+    body: new Uint8Array(await tarOf(dirEntries(makeImage()))),
+  });
+  t.is(bad.status, 400);
+  t.is(((await bad.json()) as { error: { code: string } }).error.code, 'BODY_INVALID');
+});
+
+test.serial('bin/berth.js runs the compiled CLI when dist/ is at least as new as src/, and the sources through tsx otherwise', async (t) => {
+  // A copy of the bin in a package of its own, whose two CLIs say which one ran.
+  const root = await tempDir(t);
+  await fs.mkdir(path.join(root, 'bin'));
+  await fs.copyFile(path.join(ROOT, 'bin', 'berth.js'), path.join(root, 'bin', 'berth.js'));
+  await fs.symlink(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
+  await fs.writeFile(path.join(root, 'package.json'), '{"type":"module"}');
+  await fs.mkdir(path.join(root, 'src', 'cli'), { recursive: true });
+  await fs.writeFile(path.join(root, 'src', 'cli', 'main.ts'), "const from: string = 'source';\nprocess.stdout.write(from);\n");
+  const which = () =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(root, 'bin', 'berth.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.once('error', reject);
+      child.once('close', () => resolve(out));
+    });
+  t.is(await which(), 'source', 'no dist/');
+  await fs.mkdir(path.join(root, 'dist', 'src', 'cli'), { recursive: true });
+  await fs.writeFile(path.join(root, 'dist', 'src', 'cli', 'main.js'), "process.stdout.write('compiled');\n");
+  t.is(await which(), 'compiled', 'dist/ newer than src/');
+  const later = new Date(Date.now() + 5000);
+  await fs.utimes(path.join(root, 'src', 'cli', 'main.ts'), later, later);
+  t.is(await which(), 'source', 'a source edited after the build');
 });

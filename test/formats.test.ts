@@ -196,11 +196,23 @@ test('a docker-archive config whose bytes do not match its <hex>.json name is DI
   await assertRefused(t, berth, repo, await berth.importRaw(repo, await tarOf(entries)), 'DIGEST_INVALID');
 });
 
-test('a docker-archive naming a layer it does not hold under a name that is no digest is ARCHIVE_INVALID', async (t) => {
+test('a docker-archive naming a layer it does not hold under a name that is no digest, and that no diff id of its config names, is ARCHIVE_INVALID', async (t) => {
   const { berth } = t.context;
   const repo = await newRepo(berth);
-  const entries = dockerArchiveEntries([{ image: makeImage({ layerCount: 1 }), repoTags: null }]).filter((e) => e.type !== 'symlink');
-  await assertRefused(t, berth, repo, await berth.importRaw(repo, await tarOf(entries)), 'ARCHIVE_INVALID');
+  const image = makeImage({ layerCount: 1 });
+  // The config names the layer by its diff id: the left-out <id>/layer.tar is that blob, which the repository lacks.
+  const named = dockerArchiveEntries([{ image, repoTags: null }]).filter((e) => e.type !== 'symlink');
+  const unknown = await berth.importRaw(repo, await tarOf(named));
+  await assertRefused(t, berth, repo, unknown, 'BLOB_UNKNOWN');
+  t.deepEqual(unknown.body.error.details.missing, image.layerDigests);
+  // A config without diff ids: nothing says which blob the layer is.
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  const unnamed = named.map((e) => {
+    if (e.name === `${hex(image.configDigest)}.json`) return { ...e, name: `${hex(sha256(config))}.json`, data: config };
+    if (e.name === 'manifest.json') return { ...e, data: String(e.data).replace(`${hex(image.configDigest)}.json`, `${hex(sha256(config))}.json`) };
+    return e;
+  });
+  await assertRefused(t, berth, repo, await berth.importRaw(repo, await tarOf(unnamed)), 'ARCHIVE_INVALID');
 });
 
 test('a docker-archive whose layer bytes do not match its <hex>.tar name is DIGEST_INVALID', async (t) => {

@@ -90,17 +90,28 @@ export class BerthClient {
   }
 
   /**
-   * Streams a tar body into an import of `repository`. `onSent` is told each chunk's size as it is
-   * handed to the socket. Answers the completed report; throws with the failed one.
+   * Streams a tar body of `length` bytes (undefined: not known, sent chunked) into an import of
+   * `repository`, creating it first when `opts.create` and it does not exist. `onSent` is told each
+   * chunk's size as it is handed to the socket. Answers the completed report; throws with the failed one.
    */
-  async importTar(repository: string, tag: string | undefined, body: Readable, onSent: (n: number) => void): Promise<ImportReport> {
-    const query = tag === undefined ? '' : `?tag=${encodeURIComponent(tag)}`;
-    const pathname = `/api/v1/repositories/${repository}/imports${query}`;
+  async importTar(
+    repository: string,
+    tag: string | undefined,
+    body: Readable,
+    length: number | undefined,
+    onSent: (n: number) => void,
+    opts: { create: boolean },
+  ): Promise<ImportReport> {
+    const query = new URLSearchParams();
+    if (tag !== undefined) query.set('tag', tag);
+    if (opts.create) query.set('create', 'true');
+    const pathname = `/api/v1/repositories/${repository}/imports${query.size > 0 ? `?${query}` : ''}`;
     const url = new URL(pathname, this.baseUrl);
     const what = `push ${repository}${tag === undefined ? '' : `:${tag}`}`;
     let sent = 0;
     const answer = await new Promise<Answer>((resolve, reject) => {
-      const req = this.request('POST', pathname, { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' });
+      // The length, when known up front, goes ahead as curl sends it; otherwise the body is chunked.
+      const req = this.request('POST', pathname, { 'Content-Type': 'application/x-tar', ...(length === undefined ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(length) }) });
       let answered = false;
       let failed = false;
       const fail = (err: unknown) => {

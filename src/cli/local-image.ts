@@ -1,10 +1,17 @@
 // Reads an image on the local disk for `berth push`, the way the server reads an upload: the same
 // entry rules (archive/read-archive.ts) and the same format readers (archive/formats/), fed by a
 // BlobSink that keeps no copy. A file whose name claims its digest (`<hex>`, `<hex>.tar`,
-// `blobs/sha256/<hex>`) is taken at its word and not hashed: the server verifies every byte it is
-// sent, and what it is not sent it already holds. Then streams the tar to upload, without the
-// entries the repository holds: built on the fly from a folder, or filtered on the fly from an
-// archive (gzip or not) — never a temporary file, and memory does not grow with the image.
+// `blobs/sha256/<hex>`, a docker-archive's `<hex>.json`), or a `docker save` `<id>/layer.tar` whose
+// config names it (`rootfs.diff_ids`), is taken at its word and not hashed: the server verifies every
+// byte it is sent, and what it is not sent it already holds. Then streams the tar to upload, without
+// the entries the repository holds — never a temporary file, and memory does not grow with the image:
+// - a folder: the tar is built on the fly (a header, then the file's bytes);
+// - an uncompressed tar: indexed by its 512-byte headers alone (archive/tar-header.ts), so the plan
+//   costs a few KiB of reads; the upload is the byte ranges of the entries that travel, copied as they
+//   are (headers included);
+// - a gzip-compressed tar: it must be decompressed to be read at all, and cannot be seeked, so it is
+//   read twice: a scan (through the server's own reader) to list and plan it, and a second pass that
+//   filters its entries into the upload.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -13,26 +20,53 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
+import { claimOf, layerDiffIdClaims, parseEntries } from '../archive/formats/docker-archive.js';
 import { pickReader } from '../archive/formats/index.js';
 import type { ArchiveFormat, ImportPlan, ReaderContext } from '../archive/plan.js';
-import { addEntry, type ArchiveListing, claimedDigest, emptyListing, readArchive } from '../archive/read-archive.js';
+import { findRoot } from '../archive/plan-builder.js';
+import { addEntry, type ArchiveListing, emptyListing, normalizeEntryName, readArchive } from '../archive/read-archive.js';
 import type { BlobSink, ReceivedBlob } from '../archive/sink.js';
+import { BLOCK, encodeHeader, END_OF_ARCHIVE, type IndexedEntry, indexTar, padding } from '../archive/tar-header.js';
 import { type Digest, digestFromHex } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { BerthError } from '../errors.js';
 
-/** Files up to this size are kept in memory while an archive is scanned (manifests, configs). */
+/** Read size for file content: large reads, large socket writes. */
+const CHUNK = 1024 * 1024;
+/** Files up to this size are kept in memory while a gzip archive is scanned (manifests, configs). */
 const KEEP_BYTES = MAX_MANIFEST_BYTES + 1;
 /** …but no more than this in all; a file not kept is read again from the archive when a reader asks. */
 const KEEP_BUDGET = 256 * 1024 * 1024;
 
+/** A file, folder or link of a folder image, or an entry of an uncompressed archive, and where its bytes are. */
+interface LocalEntry {
+  /** the name as the folder or the tar header gives it (not yet normalized) */
+  name: string;
+  type: string;
+  linkname: string | null;
+  size: number;
+  mode: number;
+  /** seconds */
+  mtime: number;
+  /** a folder's file: its path */
+  file?: string;
+  /** an archive entry: its byte range in the archive */
+  range?: Pick<IndexedEntry, 'start' | 'offset' | 'end'>;
+}
+
 export interface LocalImage {
   /** the path the user gave */
   input: string;
-  kind: 'directory' | 'archive';
+  kind: 'directory' | 'archive' | 'gzip';
   format: ArchiveFormat;
   plan: ImportPlan;
   listing: ArchiveListing;
+  /** a folder's or an uncompressed archive's entries, in order */
+  entries: LocalEntry[];
+  /** digests taken from the image's own word, by normalized entry name (names, and docker-archive diff ids) */
+  claims: Map<string, Digest>;
+  /** entries that must travel whatever the repository holds (configs whose diff ids name layers left out) */
+  keep: Set<string>;
   /** bytes of all files in the image */
   totalBytes: number;
 }
@@ -44,10 +78,12 @@ export interface OmittableBlob {
   entries: string[];
 }
 
-/** The digest a file's name claims, as the readers take it: blobs, layers, and docker-archive configs. */
-function claimOf(name: string): Digest | undefined {
-  const config = /(?:^|\/)([a-f0-9]{64})\.json$/.exec(name);
-  return config ? digestFromHex(config[1]!) : claimedDigest(name);
+/** A missing, unreadable or changing input, as the one-line message the CLI prints. */
+export class LocalInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalInputError';
+  }
 }
 
 async function sha256Of(source: Readable): Promise<{ digest: Digest; size: number }> {
@@ -66,15 +102,48 @@ async function sha256Of(source: Readable): Promise<{ digest: Digest; size: numbe
   return { digest: digestFromHex(hash.digest('hex')), size };
 }
 
-/** Where the bytes of a scanned file can be found again. */
-type Origin = { kind: 'file'; path: string } | { kind: 'kept'; bytes: Buffer } | { kind: 'entry'; name: string };
+/** Reads `length` bytes at `position` of an open file; fewer only at its end. */
+async function readAt(handle: fs.FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buf, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buf.subarray(0, filled);
+}
+
+/**
+ * `length` bytes of `file` from `position`, in large chunks; fails when the file has fewer (it
+ * changed since it was listed).
+ */
+async function* bytesOf(file: string, position: number, length: number, input: string): AsyncGenerator<Buffer> {
+  const handle = await fs.open(file, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const want = Math.min(CHUNK, length - done);
+      const buf = Buffer.allocUnsafe(want);
+      const { bytesRead } = await handle.read(buf, 0, want, position + done);
+      if (bytesRead === 0) throw new LocalInputError(`${input}: ${file === input ? '' : `${path.relative(input, file)} `}changed while it was read (shorter than it was)`);
+      done += bytesRead;
+      yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Where the bytes of a blob the listing holds are, for readers asking for a manifest or config. */
+type Origin = { kind: 'entry'; entry: LocalEntry; file: string } | { kind: 'kept'; bytes: Buffer } | { kind: 'rescan'; name: string };
 
 class LocalSink implements BlobSink {
   readonly origins = new Map<ReceivedBlob, Origin>();
   private kept = 0;
   constructor(private readonly rescan: (name: string, limit: number) => Promise<Buffer>) {}
 
-  /** An archive entry: counted (claimed) or hashed, and kept in memory when small. */
+  /** An entry of a gzip archive as it streams by: counted (claimed) or hashed, kept in memory when small. */
   async stage(source: Readable, claimed?: Digest): Promise<ReceivedBlob> {
     const hash = claimed ? undefined : createHash('sha256');
     const chunks: Buffer[] = [];
@@ -98,10 +167,11 @@ class LocalSink implements BlobSink {
     return blob;
   }
 
-  /** A file of a folder: its claim, or its hash; read again from the disk when a reader asks. */
-  async stageFile(file: string, size: number, claimed: Digest | undefined): Promise<ReceivedBlob> {
-    const blob: ReceivedBlob = claimed ? { digest: claimed, size } : await sha256Of(createReadStream(file, { highWaterMark: 1024 * 1024 }));
-    this.origins.set(blob, { kind: 'file', path: file });
+  /** A file of a folder or an entry of an uncompressed archive: its claim, or its hash. */
+  async stageEntry(entry: LocalEntry, file: string, input: string, claimed: Digest | undefined): Promise<ReceivedBlob> {
+    const position = entry.range?.offset ?? 0;
+    const blob: ReceivedBlob = claimed ? { digest: claimed, size: entry.size } : await sha256Of(Readable.from(bytesOf(file, position, entry.size, input)));
+    this.origins.set(blob, { kind: 'entry', entry, file });
     return blob;
   }
 
@@ -113,7 +183,7 @@ class LocalSink implements BlobSink {
   }
 
   nameFor(blob: ReceivedBlob, name: string): void {
-    if (!this.origins.has(blob)) this.origins.set(blob, { kind: 'entry', name });
+    if (!this.origins.has(blob)) this.origins.set(blob, { kind: 'rescan', name });
   }
 
   async durable(): Promise<void> {}
@@ -124,27 +194,21 @@ class LocalSink implements BlobSink {
     switch (origin.kind) {
       case 'kept':
         return origin.bytes.subarray(0, limit + 1);
-      case 'file': {
-        const handle = await fs.open(origin.path, 'r');
-        try {
-          const buf = Buffer.alloc(Math.min(blob.size, limit + 1));
-          const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-          return buf.subarray(0, bytesRead);
-        } finally {
-          await handle.close();
-        }
-      }
       case 'entry':
+        return readEntry(origin.file, origin.entry, limit);
+      case 'rescan':
         return this.rescan(origin.name, limit);
     }
   }
 }
 
-/** A missing or unreadable input, as the one-line message the CLI prints. */
-export class LocalInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LocalInputError';
+/** At most `limit + 1` bytes of a folder's file or an archive's entry. */
+async function readEntry(file: string, entry: LocalEntry, limit: number): Promise<Buffer> {
+  const handle = await fs.open(file, 'r');
+  try {
+    return await readAt(handle, entry.range?.offset ?? 0, Math.min(entry.size, limit + 1));
+  } finally {
+    await handle.close();
   }
 }
 
@@ -159,40 +223,54 @@ async function statInput(input: string): Promise<import('node:fs').Stats> {
   }
 }
 
-/** The files and folders under `root`, by posix name relative to it, in a stable order. */
-async function walk(root: string, rel = ''): Promise<Array<{ name: string; full: string; stat: import('node:fs').Stats }>> {
-  const out: Array<{ name: string; full: string; stat: import('node:fs').Stats }> = [];
+/** The files, folders and links under `root`, by posix name relative to it, in a stable order. */
+async function walk(root: string, rel = ''): Promise<LocalEntry[]> {
+  const out: LocalEntry[] = [];
   const names = (await fs.readdir(path.join(root, rel))).sort();
   for (const n of names) {
     const name = rel === '' ? n : `${rel}/${n}`;
     const full = path.join(root, name);
     const stat = await fs.lstat(full);
-    out.push({ name, full, stat });
-    if (stat.isDirectory()) out.push(...(await walk(root, name)));
+    const type = stat.isDirectory() ? 'directory' : stat.isFile() ? 'file' : stat.isSymbolicLink() ? 'symlink' : 'other';
+    out.push({
+      name,
+      type,
+      linkname: type === 'symlink' ? await fs.readlink(full) : null,
+      size: type === 'file' ? stat.size : 0,
+      mode: type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644,
+      mtime: Math.floor(stat.mtimeMs / 1000),
+      file: full,
+    });
+    if (type === 'directory') out.push(...(await walk(root, name)));
   }
   return out;
 }
 
-/** The uncompressed tar stream of an archive file (gzip detected by its bytes). */
-async function tarStreamOf(file: string): Promise<Readable> {
+/** The entries of an uncompressed tar, by its headers alone. */
+async function indexArchive(file: string, size: number): Promise<LocalEntry[]> {
   const handle = await fs.open(file, 'r');
-  const head = Buffer.alloc(2);
   try {
-    await handle.read(head, 0, 2, 0);
+    const out: LocalEntry[] = [];
+    for await (const e of indexTar((position, length) => readAt(handle, position, length), size)) {
+      out.push({ name: e.name, type: e.type, linkname: e.linkname, size: e.size, mode: e.mode, mtime: e.mtime, range: { start: e.start, offset: e.offset, end: e.end } });
+    }
+    return out;
   } finally {
     await handle.close();
   }
-  const raw = createReadStream(file, { highWaterMark: 1024 * 1024 });
-  if (head[0] !== 0x1f || head[1] !== 0x8b) return raw;
-  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
-  pipeline(raw, createGunzip(), out).catch((err: unknown) => out.destroy(err as Error));
+}
+
+/** The uncompressed tar stream of a gzip archive. */
+function gunzipped(file: string): Readable {
+  const out = new PassThrough({ highWaterMark: CHUNK });
+  pipeline(createReadStream(file, { highWaterMark: CHUNK }), createGunzip({ chunkSize: 256 * 1024 }), out).catch((err: unknown) => out.destroy(err as Error));
   return out;
 }
 
-/** Reads one entry of an archive again (a large manifest the scan did not keep). */
-async function readArchiveEntry(file: string, wanted: string, limit: number): Promise<Buffer> {
+/** Reads one entry of a gzip archive again (a large manifest the scan did not keep). */
+async function rescanEntry(file: string, wanted: string, limit: number): Promise<Buffer> {
   const extract = tar.extract();
-  const feed = pipeline(await tarStreamOf(file), extract);
+  const feed = pipeline(gunzipped(file), extract);
   let found: Buffer | undefined;
   for await (const entry of extract) {
     const chunks: Buffer[] = [];
@@ -215,6 +293,50 @@ function normalize(name: string): string {
   return name.split('/').filter((p) => p !== '' && p !== '.').join('/');
 }
 
+async function isGzip(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const head = await readAt(handle, 0, 2);
+    return head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The digests a docker-archive's `manifest.json` gives its `<id>/layer.tar` entries through their
+ * configs' diff ids (see archive/formats/docker-archive.ts), and the configs that say so. Nothing
+ * when the image is no docker-archive or its manifest does not parse (the reader then says why).
+ */
+async function diffIdClaims(fileNames: string[], read: (name: string) => Promise<Buffer | undefined>): Promise<{ claims: Map<string, Digest>; configs: Set<string> }> {
+  const none = { claims: new Map<string, Digest>(), configs: new Set<string>() };
+  if (!fileNames.some((n) => /(^|\/)[^/]+\/layer\.tar$/.test(n) && !claimOf(n))) return none;
+  const listing = emptyListing();
+  for (const n of fileNames) listing.files.set(n, { digest: '' as Digest, size: 0 });
+  let root: string | undefined;
+  let images: ReturnType<typeof parseEntries>;
+  try {
+    root = findRoot(listing, 'manifest.json');
+    if (root === undefined) return none;
+    const bytes = await read(`${root}manifest.json`);
+    if (!bytes) return none;
+    images = parseEntries(bytes);
+  } catch {
+    return none;
+  }
+  const claims = await layerDiffIdClaims(images, root, read);
+  const configs = new Set<string>();
+  for (const image of images) {
+    try {
+      const layers = image.Layers.map((l) => root + normalizeEntryName(l));
+      if (layers.some((l) => claims.has(l))) configs.add(root + normalizeEntryName(image.Config));
+    } catch {
+      // an unsafe name: the reader refuses it
+    }
+  }
+  return { claims, configs };
+}
+
 export interface ReadOptions {
   /** what the destination repository holds of a digest the image leaves out (asked only for incomplete images) */
   repositoryBlob: ReaderContext['repositoryBlob'];
@@ -226,26 +348,65 @@ export interface ReadOptions {
  */
 export async function readLocalImage(input: string, opts: ReadOptions): Promise<LocalImage> {
   const stat = await statInput(input);
-  const sink = new LocalSink((name, limit) => readArchiveEntry(input, name, limit));
+  const sink = new LocalSink((name, limit) => rescanEntry(input, name, limit));
   let listing: ArchiveListing;
   let kind: LocalImage['kind'];
-  if (stat.isDirectory()) {
-    kind = 'directory';
+  let entries: LocalEntry[] = [];
+  let claims = new Map<string, Digest>();
+  let keep = new Set<string>();
+  if (stat.isDirectory() || (stat.isFile() && !(await isGzip(input)))) {
+    kind = stat.isDirectory() ? 'directory' : 'archive';
+    entries = kind === 'directory' ? await walk(input) : await indexArchive(input, stat.size);
+    const fileOf = (e: LocalEntry) => e.file ?? input;
+    // Which regular file each normalized name is (a duplicate or unsafe name: the listing below refuses it).
+    const files = new Map<string, LocalEntry>();
+    for (const e of entries) {
+      if (e.type !== 'file' && e.type !== 'contiguous-file') continue;
+      try {
+        const name = normalizeEntryName(e.name);
+        if (!files.has(name)) files.set(name, e);
+      } catch {
+        // refused below, in order
+      }
+    }
+    const diff = await diffIdClaims([...files.keys()], async (name) => {
+      const e = files.get(name);
+      if (!e) return undefined;
+      const bytes = await readEntry(fileOf(e), e, MAX_MANIFEST_BYTES);
+      return bytes.length > MAX_MANIFEST_BYTES ? undefined : bytes;
+    });
+    keep = diff.configs;
     listing = emptyListing();
-    for (const e of await walk(input)) {
-      const type = e.stat.isDirectory() ? 'directory' : e.stat.isFile() ? 'file' : e.stat.isSymbolicLink() ? 'symlink' : 'other';
-      await addEntry(listing, { name: e.name, type, linkname: type === 'symlink' ? await fs.readlink(e.full) : null }, {
-        stage: (name) => sink.stageFile(e.full, e.stat.size, claimOf(name)),
+    for (const e of entries) {
+      if (e.type === 'pax-global-header') continue; // copied as it is; tar-stream reads it the same way
+      await addEntry(listing, e, {
+        stage: (name) => {
+          const claimed = claimOf(name) ?? diff.claims.get(name);
+          if (claimed) claims.set(name, claimed);
+          return sink.stageEntry(e, fileOf(e), input, claimed);
+        },
         skip: () => undefined,
       });
     }
   } else if (stat.isFile()) {
-    kind = 'archive';
-    const source = createReadStream(input, { highWaterMark: 1024 * 1024 });
-    listing = await readArchive(source, sink, {
+    kind = 'gzip';
+    listing = await readArchive(createReadStream(input, { highWaterMark: CHUNK }), sink, {
       maxBytes: Number.MAX_SAFE_INTEGER,
       onFile: (name, blob) => sink.nameFor(blob, name),
     });
+    for (const name of listing.files.keys()) {
+      const claimed = claimOf(name);
+      if (claimed) claims.set(name, claimed);
+    }
+    // The scan hashed the `<id>/layer.tar` entries; their configs' diff ids say the same when they agree.
+    const diff = await diffIdClaims([...listing.files.keys()], async (name) => {
+      const blob = listing.files.get(name);
+      if (!blob) return undefined;
+      const bytes = await sink.readBack(blob, MAX_MANIFEST_BYTES);
+      return bytes.length > MAX_MANIFEST_BYTES ? undefined : bytes;
+    });
+    for (const [name, digest] of diff.claims) if (listing.files.get(name)?.digest === digest) claims.set(name, digest);
+    keep = diff.configs;
   } else {
     throw new LocalInputError(`${input}: not a file or folder`);
   }
@@ -259,51 +420,105 @@ export async function readLocalImage(input: string, opts: ReadOptions): Promise<
     stageBytes: async (bytes) => sink.stageBytes(bytes),
     repositoryBlob: opts.repositoryBlob,
   });
+  if (reader.format !== 'docker-archive') {
+    // Diff ids name layers in a docker-archive only: elsewhere a name is a claim by itself or none.
+    for (const name of claims.keys()) if (claimOf(name) === undefined) claims.delete(name);
+    keep = new Set();
+  }
   let totalBytes = 0;
   for (const blob of listing.files.values()) totalBytes += blob.size;
-  return { input, kind, format: reader.format, plan, listing, totalBytes };
+  return { input, kind, format: reader.format, plan, listing, entries, claims, keep, totalBytes };
 }
 
 /**
  * The blobs of the plan that the upload could leave out: config and layers the image carries in
- * entries whose names claim their digest (so the server knows what is missing without them).
- * Manifests always travel; so do layers only an unnamed entry carries (`docker save`'s `<id>/layer.tar`).
+ * entries whose names claim their digest, or (`docker save`'s `<id>/layer.tar`) whose config's diff
+ * ids name them, so that the server knows what is missing without them. Manifests always travel;
+ * so do the configs that name left-out layers.
  */
 export function omittableBlobs(image: LocalImage): OmittableBlob[] {
+  const carriers = new Map<Digest, string[]>();
+  for (const [name, blob] of image.listing.files) carriers.set(blob.digest, [...(carriers.get(blob.digest) ?? []), name]);
   const out: OmittableBlob[] = [];
   for (const b of image.plan.blobs) {
     if (!b.blob) continue;
-    const entries = [...image.listing.files].filter(([name, blob]) => blob.digest === b.digest && claimOf(name) === b.digest).map(([name]) => name);
+    const entries = carriers.get(b.digest) ?? [];
     // Every file holding these bytes must be named for them, or the server could not tell what is left out.
-    const all = [...image.listing.files].filter(([, blob]) => blob.digest === b.digest).length;
-    if (entries.length > 0 && entries.length === all) out.push({ digest: b.digest, size: b.size, entries });
+    if (entries.length === 0 || !entries.every((name) => image.claims.get(name) === b.digest && !image.keep.has(name))) continue;
+    out.push({ digest: b.digest, size: b.size, entries });
   }
   return out;
 }
 
-/** tar's size for a file entry of `size` bytes: a header and the content padded to 512. */
-const tarSize = (size: number) => 512 + Math.ceil(size / 512) * 512;
-
-/** About how many bytes the upload of `image` without the `omit` entries carries (for a progress bar). */
-export function uploadSize(image: LocalImage, omit: ReadonlySet<string>): number {
-  let bytes = 1024;
-  for (const [name, blob] of image.listing.files) if (!omit.has(name)) bytes += tarSize(blob.size);
-  bytes += 512 * (image.listing.links.size + image.listing.dirs.size);
-  return bytes;
+/** The upload: its exact length when known up front (a folder, an uncompressed archive), and its bytes. */
+export interface Upload {
+  length: number | undefined;
+  /** about how many bytes it carries (exact when `length` is) */
+  estimate: number;
+  stream(): Readable;
 }
+
+/** tar's size for a file entry of `size` bytes: a header and the content padded to 512. */
+const tarSize = (size: number) => BLOCK + Math.ceil(size / BLOCK) * BLOCK;
 
 /**
  * The tar to upload: every entry of the image in its own order except the files named in `omit`.
- * Folders are packed as they are read; archives are read again and filtered entry by entry.
+ * A folder's is built as it is read; an uncompressed archive's is its own bytes, the left-out entries
+ * cut out; a gzip archive is read again and filtered entry by entry.
  */
-export function uploadStream(image: LocalImage, omit: ReadonlySet<string>): Readable {
-  const pack = tar.pack();
-  const fill = image.kind === 'directory' ? packDirectory(image, omit, pack) : packFiltered(image.input, omit, pack);
-  fill.then(
-    () => pack.finalize(),
-    (err: unknown) => pack.destroy(err as Error),
-  );
-  return Readable.from(pack as unknown as AsyncIterable<Buffer>, { objectMode: false });
+export function upload(image: LocalImage, omit: ReadonlySet<string>): Upload {
+  const travels = (e: LocalEntry) => {
+    if (e.type === 'pax-global-header') return true;
+    try {
+      return !omit.has(normalizeEntryName(e.name));
+    } catch {
+      return true;
+    }
+  };
+  if (image.kind === 'directory') {
+    const parts = image.entries.filter(travels).map((e) => ({ e, header: folderHeader(e) }));
+    const length = parts.reduce((sum, p) => sum + p.header.length + (p.e.type === 'file' ? p.e.size + padding(p.e.size).length : 0), END_OF_ARCHIVE.length);
+    return { length, estimate: length, stream: () => Readable.from(folderTar(image.input, parts), { objectMode: false, highWaterMark: 4 * CHUNK }) };
+  }
+  if (image.kind === 'archive') {
+    // Adjacent entries that travel are one range of the archive.
+    const ranges: Array<{ start: number; end: number }> = [];
+    for (const e of image.entries.filter(travels)) {
+      const last = ranges.at(-1);
+      if (last && last.end === e.range!.start) last.end = e.range!.end;
+      else ranges.push({ start: e.range!.start, end: e.range!.end });
+    }
+    const length = ranges.reduce((sum, r) => sum + r.end - r.start, END_OF_ARCHIVE.length);
+    return { length, estimate: length, stream: () => Readable.from(archiveTar(image.input, ranges), { objectMode: false, highWaterMark: 4 * CHUNK }) };
+  }
+  let estimate = 2 * BLOCK;
+  for (const [name, blob] of image.listing.files) if (!omit.has(name)) estimate += tarSize(blob.size);
+  estimate += BLOCK * (image.listing.links.size + image.listing.dirs.size);
+  return { length: undefined, estimate, stream: () => filteredGzip(image.input, omit) };
+}
+
+function folderHeader(e: LocalEntry): Buffer {
+  if (e.type === 'directory') return encodeHeader({ name: `${e.name}/`, type: 'directory', size: 0, mode: e.mode, mtime: e.mtime });
+  if (e.type === 'symlink') return encodeHeader({ name: e.name, type: 'symlink', size: 0, mode: e.mode, mtime: e.mtime, linkname: e.linkname });
+  if (e.type === 'file') return encodeHeader({ name: e.name, type: 'file', size: e.size, mode: e.mode, mtime: e.mtime });
+  // A socket or device in the folder: the listing refused it already.
+  throw new LocalInputError(`${e.file}: not a file, folder or link`);
+}
+
+async function* folderTar(input: string, parts: Array<{ e: LocalEntry; header: Buffer }>): AsyncGenerator<Buffer> {
+  for (const { e, header } of parts) {
+    yield header;
+    if (e.type !== 'file' || e.size === 0) continue;
+    yield* bytesOf(e.file!, 0, e.size, input);
+    const pad = padding(e.size);
+    if (pad.length > 0) yield pad;
+  }
+  yield END_OF_ARCHIVE;
+}
+
+async function* archiveTar(input: string, ranges: Array<{ start: number; end: number }>): AsyncGenerator<Buffer> {
+  for (const r of ranges) yield* bytesOf(input, r.start, r.end - r.start, input);
+  yield END_OF_ARCHIVE;
 }
 
 type EntryHeader = Parameters<tar.Pack['entry']>[0];
@@ -328,31 +543,27 @@ function addToPack(pack: tar.Pack, header: EntryHeader, content?: Readable): Pro
   });
 }
 
-async function packDirectory(image: LocalImage, omit: ReadonlySet<string>, pack: tar.Pack): Promise<void> {
-  for (const e of await walk(image.input)) {
-    if (omit.has(e.name)) continue;
-    const mtime = e.stat.mtime;
-    if (e.stat.isDirectory()) await addToPack(pack, { name: `${e.name}/`, type: 'directory', mode: 0o755, mtime });
-    else if (e.stat.isSymbolicLink()) await addToPack(pack, { name: e.name, type: 'symlink', linkname: await fs.readlink(e.full), mode: 0o777, mtime });
-    else if (e.stat.isFile()) {
-      await addToPack(pack, { name: e.name, type: 'file', size: e.stat.size, mode: 0o644, mtime }, createReadStream(e.full, { highWaterMark: 1024 * 1024 }));
+/** A gzip archive decompressed again, without the entries in `omit`, as a plain tar. */
+function filteredGzip(file: string, omit: ReadonlySet<string>): Readable {
+  const pack = tar.pack();
+  (async () => {
+    const extract = tar.extract();
+    const feed = pipeline(gunzipped(file), extract);
+    feed.catch(() => undefined);
+    for await (const entry of extract) {
+      const header = entry.header;
+      if (omit.has(normalize(header.name))) {
+        entry.resume();
+        continue;
+      }
+      const isFile = header.type === 'file' || header.type === 'contiguous-file';
+      await addToPack(pack, { ...header, pax: null }, isFile ? (entry as unknown as Readable) : undefined);
+      if (!isFile) entry.resume();
     }
-  }
-}
-
-async function packFiltered(file: string, omit: ReadonlySet<string>, pack: tar.Pack): Promise<void> {
-  const extract = tar.extract();
-  const feed = pipeline(await tarStreamOf(file), extract);
-  feed.catch(() => undefined);
-  for await (const entry of extract) {
-    const header = entry.header;
-    if (omit.has(normalize(header.name))) {
-      entry.resume();
-      continue;
-    }
-    const isFile = header.type === 'file' || header.type === 'contiguous-file';
-    await addToPack(pack, { ...header, pax: null }, isFile ? (entry as unknown as Readable) : undefined);
-    if (!isFile) entry.resume();
-  }
-  await feed;
+    await feed;
+  })().then(
+    () => pack.finalize(),
+    (err: unknown) => pack.destroy(err as Error),
+  );
+  return Readable.from(pack as unknown as AsyncIterable<Buffer>, { objectMode: false });
 }

@@ -46,10 +46,11 @@ function program(): Command {
     .argument('<image>', 'folder or archive on the local disk')
     .argument('<destination>', '<host>/<repository>[:tag], e.g. localhost:8080/team/app:v1 (https:// or http:// may lead)')
     .option('--json', 'print JSON lines; the last one is the import report')
-    .action(async (image: string, destination: string, opts: { json?: boolean }) => {
+    .option('--create', 'create the repository if it does not exist (the token must be allowed to push to that name)')
+    .action(async (image: string, destination: string, opts: { json?: boolean; create?: boolean }) => {
       const out = new Output(outputMode(opts.json));
       try {
-        await push(image, destination, out);
+        await push(image, destination, out, { create: opts.create === true });
       } catch (err) {
         out.fail(asCliError(err));
         process.exitCode = asCliError(err).exitCode;

@@ -1,7 +1,7 @@
 // What `berth` prints while it works. Three modes: a terminal gets a progress bar (cli-progress) and a
 // short summary; anything else gets one plain line per phase; --json gets one JSON object per line,
 // the last one the import report (or the error).
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import type { CliError } from './errors.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';
@@ -35,11 +35,14 @@ export class Output {
     else process.stdout.write(`${line}\n`);
   }
 
-  startUpload(total: number): void {
+  async startUpload(total: number): Promise<void> {
     this.started = Date.now();
     this.sent = 0;
     if (this.mode !== 'tty') return;
-    this.bar = new cliProgress.SingleBar(
+    // Loaded only for a terminal: a pipeline's run does not pay for it.
+    const { default: progress } = await import('cli-progress');
+    this.started = Date.now();
+    this.bar = new progress.SingleBar(
       {
         stream: process.stderr,
         format: 'uploading [{bar}] {percentage}% | {done} of {size} | {rate}/s | ETA {eta_formatted}',
@@ -47,7 +50,7 @@ export class Output {
         etaBuffer: 50,
         fps: 8,
       },
-      cliProgress.Presets.shades_classic,
+      progress.Presets.shades_classic,
     );
     this.bar.start(Math.max(total, 1), 0, { done: bytes(0), size: bytes(total), rate: bytes(0) });
   }

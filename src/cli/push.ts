@@ -5,7 +5,7 @@ import { BerthError } from '../errors.js';
 import { BerthClient, type ImportReport } from './client.js';
 import { serverFor } from './credentials.js';
 import { CliError, EXIT } from './errors.js';
-import { type LocalImage, LocalInputError, omittableBlobs, readLocalImage, uploadSize, uploadStream } from './local-image.js';
+import { type LocalImage, LocalInputError, omittableBlobs, readLocalImage, upload } from './local-image.js';
 import { bytes, Output } from './output.js';
 import { parseTarget } from './target.js';
 
@@ -24,16 +24,31 @@ function localError(input: string, err: unknown): unknown {
   return err;
 }
 
-export async function push(input: string, destination: string, out: Output): Promise<ImportReport> {
+export interface PushOptions {
+  /** create the repository when it does not exist (the token must be allowed to push to that name) */
+  create?: boolean;
+}
+
+export async function push(input: string, destination: string, out: Output, opts: PushOptions = {}): Promise<ImportReport> {
   const target = parseTarget(destination);
   const server = await serverFor(target, /^https?:\/\//.test(destination));
   const client = new BerthClient(server.baseUrl, server.token);
+  // With --create, a repository that does not exist (yet) holds nothing; the import then creates it.
+  const preflight = async (digests: string[]) => {
+    try {
+      return await client.preflight(target.repository, digests);
+    } catch (err) {
+      if (!(err instanceof CliError) || err.code !== 'NAME_UNKNOWN') throw err;
+      if (opts.create) return { repository: target.repository, held: [], missing: digests };
+      throw new CliError(err.exitCode, `${err.message} (berth push --create makes it, when the token may push to that name)`, err.code, err.report);
+    }
+  };
 
   let image: LocalImage;
   try {
     image = await readLocalImage(input, {
       // Asked only when the image itself leaves a blob out (a docker-archive whose layer file is missing).
-      repositoryBlob: async (digest) => (await client.preflight(target.repository, [digest])).held[0],
+      repositoryBlob: async (digest) => (await preflight([digest])).held[0],
     });
   } catch (err) {
     throw localError(input, err);
@@ -46,21 +61,22 @@ export async function push(input: string, destination: string, out: Output): Pro
   );
 
   const candidates = omittableBlobs(image);
-  const answer = candidates.length === 0 ? { held: [], missing: [] } : await client.preflight(target.repository, candidates.map((c) => c.digest));
+  const answer = candidates.length === 0 ? { held: [], missing: [] } : await preflight(candidates.map((c) => c.digest));
   const held = new Set(answer.held.map((h) => h.digest).filter(isDigest));
   const omit = new Set(candidates.filter((c) => held.has(c.digest)).flatMap((c) => c.entries));
   const reusedBytes = candidates.filter((c) => held.has(c.digest)).reduce((sum, c) => sum + c.size, 0);
-  const total = uploadSize(image, omit);
+  const body = upload(image, omit);
+  const total = body.estimate;
   out.phase(
     'preflight',
     { repository: target.repository, held: [...held], reused_bytes: reusedBytes, upload_bytes: total },
     `preflight: ${target.repository} holds ${held.size} of ${candidates.length} blobs (${bytes(reusedBytes)}); sending ${bytes(total)}`,
   );
 
-  out.startUpload(total);
+  await out.startUpload(total);
   let report: ImportReport;
   try {
-    report = await client.importTar(target.repository, target.tag, uploadStream(image, omit), (n) => out.progress(n));
+    report = await client.importTar(target.repository, target.tag, body.stream(), body.length, (n) => out.progress(n), { create: opts.create === true });
   } catch (err) {
     out.endUpload();
     throw localError(input, err);

@@ -19,7 +19,7 @@ import { BerthError, type ErrorBody, fromSystemError, isClientAbort, toErrorBody
 import { commitVersion, holdBlobs, referrerFields } from './commit.js';
 import type { Services } from './deps.js';
 import { holding } from './ownership.js';
-import { getRepositoryRow } from './repositories.js';
+import { getRepositoryRow, pushTarget } from './repositories.js';
 import type { ImportReport } from '../core/report.js';
 
 export type { ImportReport };
@@ -117,8 +117,8 @@ export interface ImportBody {
  * commits it as one version. Returns the completed report; on failure throws a BerthError whose body
  * is the failed report (a client that went away gets its abort error back instead).
  */
-export async function importArchive(s: Services, rawName: string, body: ImportBody, actor: string): Promise<ImportReport> {
-  const session = await ImportSession.begin(s, rawName, actor);
+export async function importArchive(s: Services, rawName: string, body: ImportBody, actor: string, opts: { create?: boolean } = {}): Promise<ImportReport> {
+  const session = await ImportSession.begin(s, rawName, actor, opts.create === true);
   try {
     if (body.tag !== undefined) session.setTag(body.tag);
     await body.read({
@@ -164,8 +164,12 @@ class ImportSession {
     private readonly actor: string,
   ) {}
 
-  static async begin(s: Services, rawName: string, actor: string): Promise<ImportSession> {
-    const repo = await getRepositoryRow(s, rawName);
+  /**
+   * `create`: a repository that does not exist is made first (as a registry push makes it), so that
+   * blobs arriving whole before a failure are held for it and the same command run again resumes.
+   */
+  static async begin(s: Services, rawName: string, actor: string, create: boolean): Promise<ImportSession> {
+    const repo = create ? await pushTarget(s, rawName, actor) : await getRepositoryRow(s, rawName);
     // A disk below its headroom refuses the upload before anything is written, the report included.
     await s.blobs.ensureHeadroom();
     const id = randomUUID();

@@ -14,8 +14,7 @@ import { BerthError, toErrorBody } from '../errors.js';
 import { commitVersion, type ContentToAdd, referrerFields } from './commit.js';
 import type { Services } from './deps.js';
 import type { ImportReport } from './imports.js';
-import { deleteTag, getRepositoryRow } from './repositories.js';
-import { pushTarget } from './uploads.js';
+import { deleteTag, getRepositoryRow, pushTarget } from './repositories.js';
 
 export interface PushedManifest {
   repository: string;

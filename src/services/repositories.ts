@@ -48,6 +48,25 @@ export async function createRepository(s: Services, rawName: unknown, actor: str
   });
 }
 
+/**
+ * The repository a push goes to; one that does not exist is created (the caller's token may push to
+ * that name, which the route has checked), as registries do: `docker push` has no create step. An
+ * import asked to create its repository (`?create=true`, `berth push --create`) comes here too.
+ */
+export async function pushTarget(s: Services, rawName: string, actor: string): Promise<RepositoryRow> {
+  try {
+    return await getRepositoryRow(s, rawName);
+  } catch (err) {
+    if (!(err instanceof BerthError) || err.code !== 'NAME_UNKNOWN') throw err;
+  }
+  try {
+    await createRepository(s, rawName, actor);
+  } catch (err) {
+    if (!(err instanceof BerthError) || err.code !== 'REPOSITORY_EXISTS') throw err;
+  }
+  return getRepositoryRow(s, rawName);
+}
+
 /** Repositories by name, of those `opts.visible` lets through (what the caller may pull). */
 export async function listRepositories(s: Services, opts: { limit: number; after?: string; visible: NameFilter }): Promise<RepositoryView[]> {
   return (await reposDb.listRepositories(s.db, opts)).map(repositoryView);

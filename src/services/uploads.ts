@@ -17,7 +17,7 @@ import { BerthError } from '../errors.js';
 import { holdBlobs } from './commit.js';
 import type { Services } from './deps.js';
 import { holding } from './ownership.js';
-import { createRepository, getRepositoryRow } from './repositories.js';
+import { getRepositoryRow, pushTarget } from './repositories.js';
 
 export interface UploadState {
   id: string;
@@ -43,24 +43,6 @@ async function serialized<T>(id: string, work: () => Promise<T>): Promise<T> {
   } finally {
     if (busy.get(id) === next) busy.delete(id);
   }
-}
-
-/**
- * The repository a push goes to; one that does not exist is created (the caller's token may push to
- * that name, which the route has checked), as registries do: `docker push` has no create step.
- */
-export async function pushTarget(s: Services, rawName: string, actor: string): Promise<RepositoryRow> {
-  try {
-    return await getRepositoryRow(s, rawName);
-  } catch (err) {
-    if (!(err instanceof BerthError) || err.code !== 'NAME_UNKNOWN') throw err;
-  }
-  try {
-    await createRepository(s, rawName, actor);
-  } catch (err) {
-    if (!(err instanceof BerthError) || err.code !== 'REPOSITORY_EXISTS') throw err;
-  }
-  return getRepositoryRow(s, rawName);
 }
 
 const uploadUnknown = (id: string) => new BerthError('BLOB_UPLOAD_UNKNOWN', 'no such upload session in this repository', { session: id.slice(0, 64) });

@@ -2,20 +2,20 @@
 // { Config, RepoTags, Layers } naming entries of the archive. There is no registry manifest inside,
 // so one is built per image from the archive's own bytes.
 import type { ReceivedBlob } from '../sink.js';
-import { type Digest, digestFromHex } from '../../core/digest.js';
+import { type Digest, digestFromHex, isDigest } from '../../core/digest.js';
 import { MediaType } from '../../core/manifest.js';
 import { BerthError } from '../../errors.js';
 import type { ArchiveReader, ImportPlan, ReaderContext } from '../plan.js';
 import { blobsUnknown, findRoot, PlanBuilder, resolveEntry, tagOfReference, verifyClaim } from '../plan-builder.js';
 import { type ArchiveListing, claimedDigest, normalizeEntryName } from '../read-archive.js';
 
-interface ImageEntry {
+export interface ImageEntry {
   Config: string;
   RepoTags: string[];
   Layers: string[];
 }
 
-function parseEntries(bytes: Buffer): ImageEntry[] {
+export function parseEntries(bytes: Buffer): ImageEntry[] {
   let doc: unknown;
   try {
     doc = JSON.parse(bytes.toString('utf8'));
@@ -59,8 +59,62 @@ export function buildManifest(config: { digest: Digest; size: number }, layers: 
 
 type Found = { digest: Digest; size: number; blob?: ReceivedBlob };
 
+/**
+ * The layer digests an image config names (`rootfs.diff_ids`): the sha256 of each uncompressed layer
+ * tar, which is what a docker-archive holds and Berth stores, so in a docker-archive they are the
+ * layers' digests. Undefined when the config does not say (not JSON, no list, a value not a digest).
+ */
+export function configDiffIds(bytes: Buffer): Digest[] | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const ids = (doc as { rootfs?: { diff_ids?: unknown } } | null)?.rootfs?.diff_ids;
+  if (!Array.isArray(ids) || !ids.every(isDigest)) return undefined;
+  return ids;
+}
+
+/**
+ * What a docker-archive's `manifest.json` says of each layer entry that is named for no digest
+ * (`docker save`'s `<id>/layer.tar`): the digest its image's config gives it (`rootfs.diff_ids`, by
+ * position), when the config is there to ask and has one diff id per layer. `readEntry` answers the
+ * bytes of a regular file entry (undefined when there is none). The server takes these digests for
+ * layers an upload leaves out; a client takes them instead of hashing the layers it reads.
+ */
+export async function layerDiffIdClaims(images: Array<{ Config: string; Layers: string[] }>, root: string, readConfig: (name: string) => Promise<Buffer | undefined>): Promise<Map<string, Digest>> {
+  const claims = new Map<string, Digest>();
+  const conflicting = new Set<string>();
+  for (const image of images) {
+    let configName: string;
+    try {
+      configName = root + normalizeEntryName(image.Config);
+    } catch {
+      continue;
+    }
+    const bytes = await readConfig(configName);
+    const ids = bytes && configDiffIds(bytes);
+    if (!ids || ids.length !== image.Layers.length) continue;
+    for (const [i, layer] of image.Layers.entries()) {
+      let name: string;
+      try {
+        name = root + normalizeEntryName(layer);
+      } catch {
+        continue;
+      }
+      if (claimOf(name)) continue;
+      const known = claims.get(name);
+      if (known !== undefined && known !== ids[i]) conflicting.add(name);
+      claims.set(name, ids[i]!);
+    }
+  }
+  for (const name of conflicting) claims.delete(name);
+  return claims;
+}
+
 /** The digest an entry's name claims: `<hex>.tar` and `blobs/sha256/<hex>` layers, `<hex>.json` configs. */
-function claimOf(name: string): Digest | undefined {
+export function claimOf(name: string): Digest | undefined {
   const config = /(?:^|\/)([a-f0-9]{64})\.json$/.exec(name);
   return config ? digestFromHex(config[1]!) : claimedDigest(name);
 }
@@ -81,10 +135,18 @@ export const dockerArchiveReader: ArchiveReader = {
 
     // An entry the archive carries, or, when its name claims a digest, a blob the repository may own.
     const missing: Digest[] = [];
+    // A layer entry named for no digest (`<id>/layer.tar`) that the upload leaves out is the layer its
+    // config's diff_ids name, when the config travels: asked only then (the config is read once).
+    let diffIdClaims: Promise<Map<string, Digest>> | undefined;
+    const diffIdClaim = (name: string) =>
+      (diffIdClaims ??= layerDiffIdClaims(images, root, async (configName) => {
+        const blob = listing.files.get(configName);
+        return blob && (await ctx.readSmall(blob, configName).catch(() => undefined));
+      })).then((claims) => claims.get(name));
     const find = async (rawName: string, what: string): Promise<Found> => {
       const name = normalizeEntryName(rawName);
       const entry = resolveEntry(listing, root, name);
-      const claimed = claimOf(entry.name);
+      const claimed = claimOf(entry.name) ?? (!entry.blob && !entry.linked && what === 'layer' ? await diffIdClaim(entry.name) : undefined);
       if (entry.blob) {
         if (claimed) verifyClaim(entry.name, entry.blob, claimed);
         return { digest: entry.blob.digest, size: entry.blob.size, blob: entry.blob };

@@ -48,6 +48,14 @@ export function queryString(ctx: Context, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** A yes/no query parameter: `true` or `false` (absent: false). */
+export function queryBool(ctx: Context, name: string): boolean {
+  const raw = queryString(ctx, name);
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new BerthError('BODY_INVALID', `query parameter ${name} must be true or false`, { parameter: name });
+}
+
 export function queryInt(ctx: Context, name: string, fallback: number, min: number, max: number): number {
   const raw = queryString(ctx, name);
   if (raw === undefined) return fallback;

@@ -7,7 +7,7 @@ import { BerthError, isClientAbort } from '../../errors.js';
 import type { Services } from '../../services/deps.js';
 import { importArchive, type ImportBody } from '../../services/imports.js';
 import { clientGone, withUploadBody } from '../request-body.js';
-import { queryString } from './body.js';
+import { queryBool, queryString } from './body.js';
 
 const RAW_TYPES = ['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
@@ -66,6 +66,7 @@ export async function postImport(s: Services, ctx: Context, repository: string, 
     });
   }
   const tag = queryString(ctx, 'tag');
+  const create = queryBool(ctx, 'create');
   const report = await withUploadBody(s, ctx, actor, (body) =>
     importArchive(
       s,
@@ -76,6 +77,7 @@ export async function postImport(s: Services, ctx: Context, repository: string, 
         aborted: () => clientGone(ctx),
       },
       actor,
+      { create },
     ),
   );
   ctx.status = 201;

@@ -18,7 +18,7 @@ import { openApiDocument, type SchemaName } from './openapi.js';
 
 export interface QueryParam {
   name: string;
-  type: 'string' | 'integer';
+  type: 'string' | 'integer' | 'boolean';
   description: string;
 }
 
@@ -95,7 +95,10 @@ export function apiRoutes(s: Services): ApiRoute[] {
       summary: 'Import an image archive as one new version (multipart with a file part and an optional tag field, or a raw tar / gzip body with ?tag=)',
       action: 'push',
       repository: 'name',
-      query: [{ name: 'tag', type: 'string', description: 'tag for a raw body' }],
+      query: [
+        { name: 'tag', type: 'string', description: 'tag for a raw body' },
+        { name: 'create', type: 'boolean', description: 'true: create the repository when it does not exist (push on its name suffices, as for a registry push)' },
+      ],
       request: 'archive',
       response: { status: 201, schema: 'ImportReport' },
       errors: [
