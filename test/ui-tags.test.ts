@@ -170,6 +170,11 @@ test.serial('refused changes are shown on the page as text, with the form as sen
   t.is(await page.evaluate(() => (window as any).__xss), undefined);
   t.false((await invalid.text()).includes('<img'), 'the answer holds no markup of the tag');
   await shot(page, 'tag-hostile');
+  await page.setViewportSize({ width: 390, height: 900 });
+  t.true((await scrollWidth(page)) <= 390, 'the refusal fits a phone');
+  await shot(page, 'tag-hostile-390px');
+  t.deepEqual(await axeViolations(page), []);
+  await page.setViewportSize({ width: 1280, height: 900 });
 
   // A tag removed meanwhile (a stale page): TAG_UNKNOWN, 404.
   await page.goto(repoUrl());

@@ -4,7 +4,7 @@
 //   <dataDir>/staging/uploads/<session id>/          registry upload sessions, kept until finished or expired
 // Bytes are hashed while they are written to staging and fsynced before commit renames them into place.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream, type ReadStream, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable, type Readable } from 'node:stream';
@@ -28,6 +28,8 @@ export interface StagedBlob {
    * committed); written to `file` and fsynced only when it is committed
    */
   bytes?: Buffer;
+  /** a blob kept in memory whose bytes were written to `file` and fsynced (prepare) */
+  written?: boolean;
 }
 
 /**
@@ -270,6 +272,16 @@ export class BlobStore {
     return path.join(this.blobsDir, hex.slice(0, 2), hex);
   }
 
+  /**
+   * Whether the store holds `digest` now: a synchronous lookup of a cached folder entry (a few
+   * microseconds), where the asynchronous stat of a missing file costs a thread-pool round trip and
+   * an exception. Used on the commit path of every import; a blob removed right after is found
+   * missing by the rename or link that follows.
+   */
+  holds(digest: Digest): boolean {
+    return statSync(this.blobPath(digest), { throwIfNoEntry: false }) !== undefined;
+  }
+
   /** Size of a stored blob, or undefined when the store does not hold it. */
   async stat(digest: Digest): Promise<number | undefined> {
     try {
@@ -439,6 +451,20 @@ export class BlobStore {
     return hash;
   }
 
+  /** fsyncs each folder, all at once (a folder whose entries are already on the disk costs ~0.1 ms). */
+  async syncFolders(folders: Iterable<string>): Promise<void> {
+    await Promise.all(
+      [...folders].map(async (folder) => {
+        const handle = await fs.open(folder, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }),
+    );
+  }
+
   async createStagingArea(kind: StagingKind, id: string): Promise<StagingArea> {
     if (!STAGING_ID.test(id)) throw new Error('staging ids are UUIDs');
     await this.ensureHeadroom();
@@ -546,6 +572,8 @@ export class StagingArea {
   private inMemory = 0;
   /** fsyncs still running or done, by staged file; each settles to its failure (undefined when none) */
   private readonly flushes = new Map<string, Promise<unknown>>();
+  /** moves into the store still running, by blob */
+  private readonly moving = new Map<StagedBlob, Promise<void>>();
   /** every blob staged here, by the handle stage() returned (callers hold it as archive/'s ReceivedBlob) */
   private readonly staged = new Map<object, StagedBlob>();
 
@@ -640,6 +668,7 @@ export class StagingArea {
    * under this upload. False when the store does not hold it.
    */
   private async pin(digest: Digest, file: string): Promise<boolean> {
+    if (!this.store.holds(digest)) return false;
     try {
       await fs.link(this.store.blobPath(digest), file);
       return true;
@@ -650,39 +679,96 @@ export class StagingArea {
   }
 
   /**
-   * Moves a staged blob into the store (atomic rename, then fsync of the folder). A blob the store
-   * already holds (a pinned one, or a small one such as a manifest sent again) only drops its staged
-   * copy: stored blobs are immutable and durable. Callers hold the blob-store lock
-   * (lockBlobStoreShared in db/queries.ts), so orphan cleanup cannot take the stored one meanwhile.
+   * Makes the staged bytes of `blobs` durable in staging, all at once (their fsyncs run together and
+   * the filesystem joins them): a blob kept in memory is written out, a staged file's fsync awaited.
+   * Blobs the store already holds are skipped (moveIn drops their copy). Needs no lock: nothing
+   * enters the store here, so commits call it before they take one.
    */
-  async commit(received: { digest: Digest; size: number }): Promise<void> {
-    const blob = this.staged.get(received);
-    if (!blob) throw new Error('commit of a blob this staging area did not stage');
-    if (blob.committed) return;
+  async prepare(received: ReadonlyArray<{ digest: Digest; size: number }>): Promise<void> {
+    await Promise.all(
+      received.map(async (r) => {
+        const blob = this.get(r);
+        if (blob.committed || blob.written) return;
+        if (this.store.holds(blob.digest)) return;
+        await this.makeDurable(blob);
+      }),
+    );
+  }
+
+  /**
+   * Moves staged blobs into the store (atomic renames) and starts the fsyncs of the folders they
+   * entered; `durable` settles once every name is on the disk. A blob the store already holds (a
+   * pinned one, or a small one such as a manifest sent again) only drops its staged copy; its folder
+   * is fsynced all the same, in case the process that stored it has not finished its own fsync yet.
+   * Callers hold the blob-store lock (lockBlobStoreShared in db/blobs.ts), so orphan cleanup cannot
+   * take a stored one meanwhile, and must not count a blob as stored before `durable` settles.
+   */
+  async moveIn(received: ReadonlyArray<{ digest: Digest; size: number }>): Promise<{ durable: Promise<void> }> {
+    const folders = new Set<string>();
+    await Promise.all(
+      received.map((r) => {
+        const blob = this.get(r);
+        // one move per blob: a second caller (a failed import holding its whole blobs) waits for the first
+        const moving = this.moving.get(blob) ?? this.moveOne(blob, folders).finally(() => this.moving.delete(blob));
+        this.moving.set(blob, moving);
+        return moving.then(() => folders.add(path.dirname(blob.file)));
+      }),
+    );
+    const durable = this.store.syncFolders(folders);
+    durable.catch(() => undefined); // awaited by the caller; never unhandled meanwhile
+    return { durable };
+  }
+
+  private async moveOne(blob: StagedBlob, folders: Set<string>): Promise<void> {
+    if (blob.committed) {
+      // moved in by an earlier attempt of the same commit, whose fsync this one must not outrun
+      folders.add(path.dirname(blob.file));
+      return;
+    }
     const target = this.store.blobPath(blob.digest);
     const parent = path.dirname(target);
-    if ((await this.store.stat(blob.digest)) !== undefined) {
-      await fs.rm(blob.file, { force: true });
+    folders.add(parent);
+    if (this.store.holds(blob.digest)) {
+      if (!blob.bytes || blob.written) await fs.rm(blob.file, { force: true });
       blob.file = target;
       blob.committed = true;
       return;
     }
-    if (blob.bytes) await this.writeOut(blob.file, blob.bytes);
-    await this.throwIfFailed(this.flushes.get(blob.file));
+    await this.makeDurable(blob);
     try {
-      await fs.mkdir(parent, { recursive: true });
       await fs.rename(blob.file, target);
     } catch (err) {
-      throw storageError(err);
+      if ((err as { code?: string }).code !== 'ENOENT' || !(await fs.stat(blob.file).catch(() => undefined))) throw storageError(err);
+      // the first blob of its prefix: the folder's own name must reach the disk too
+      try {
+        if ((await fs.mkdir(parent, { recursive: true })) !== undefined) folders.add(this.store.blobsDir);
+        await fs.rename(blob.file, target);
+      } catch (again) {
+        throw storageError(again);
+      }
     }
     blob.file = target;
     blob.committed = true;
-    const dirHandle = await fs.open(parent, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
+  }
+
+  /** Moves one staged blob into the store and waits until it is durable there (see moveIn). */
+  async commit(received: { digest: Digest; size: number }): Promise<void> {
+    await (await this.moveIn([received])).durable;
+  }
+
+  private get(received: { digest: Digest; size: number }): StagedBlob {
+    const blob = this.staged.get(received);
+    if (!blob) throw new Error('commit of a blob this staging area did not stage');
+    return blob;
+  }
+
+  /** The staged bytes on the disk: written out (a blob kept in memory) or their fsync awaited. */
+  private async makeDurable(blob: StagedBlob): Promise<void> {
+    if (blob.bytes && !blob.written) {
+      await this.writeOut(blob.file, blob.bytes);
+      blob.written = true;
     }
+    await this.throwIfFailed(this.flushes.get(blob.file));
   }
 
   /** Writes a blob kept in memory to its staging file, durably, before it is moved into the store. */
@@ -704,6 +790,7 @@ export class StagingArea {
   async abort(): Promise<void> {
     this.aborted = true;
     await Promise.all(this.flushes.values());
-    await fs.rm(this.dir, { recursive: true, force: true });
+    // After a commit the folder is mostly empty: one rmdir, and the recursive removal only when not.
+    await fs.rmdir(this.dir).catch(() => fs.rm(this.dir, { recursive: true, force: true }));
   }
 }

@@ -2,10 +2,40 @@
 import type { Knex } from 'knex';
 import type { NameFilter } from '../core/policy.js';
 import { type Q, now, whereNames } from './common.js';
+import { isPostgres } from './connect.js';
 import type { ImportRow } from './rows.js';
 
 export async function insertImport(q: Q, row: ImportRow): Promise<void> {
   await q('imports').insert(row);
+}
+
+/**
+ * Inserts a running import's row without waiting for the disk: a crash may lose it, which costs
+ * nothing (the import was never acknowledged, and its staging folder goes with the next start or
+ * sweep), and the commit that ends the import is durable and makes everything before it durable too
+ * (the SQLite WAL and the PostgreSQL WAL are each written in order and flushed up to the commit).
+ * SQLite: the insert runs with `synchronous = NORMAL` on the one connection, held meanwhile so that
+ * no other statement runs between the two PRAGMAs; PostgreSQL: `SET LOCAL synchronous_commit = off`.
+ */
+export async function insertRunningImport(db: Knex, row: ImportRow): Promise<void> {
+  if (isPostgres(db)) {
+    await db.transaction(async (tx) => {
+      await tx.raw('SET LOCAL synchronous_commit = off');
+      await tx('imports').insert(row);
+    });
+    return;
+  }
+  const connection: unknown = await db.client.acquireConnection();
+  try {
+    await db.raw('PRAGMA synchronous = NORMAL').connection(connection);
+    try {
+      await db('imports').insert(row).connection(connection);
+    } finally {
+      await db.raw('PRAGMA synchronous = FULL').connection(connection);
+    }
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
 }
 
 export async function updateImport(q: Q, id: string, patch: Partial<ImportRow>): Promise<void> {
@@ -79,10 +109,44 @@ export interface ImportDay {
 }
 
 /**
- * Reports per day (UTC) and status, with the bytes they received, oldest day first. The day is the
- * first ten characters of the ISO-8601 `created_at`, so one query serves SQLite and PostgreSQL.
+ * Reports per day (UTC) and status, with the bytes they received, oldest day first. Finished reports
+ * are read from the counters `imports_daily` (kept by triggers on `imports`: see its migration), so
+ * the cost is one row per day and kind of report, not one per report; running ones from `imports`.
+ * A time bound that is not the start of a day falls back to counting the reports themselves.
  */
 export async function importsPerDay(q: Q, f: ImportFilter): Promise<ImportDay[]> {
+  const sinceDay = f.since !== undefined ? dayStart(f.since) : undefined;
+  const beforeDay = f.before !== undefined ? dayStart(f.before) : undefined;
+  if ((f.since !== undefined && sinceDay === undefined) || (f.before !== undefined && beforeDay === undefined)) return importsPerDayFromReports(q, f);
+  const days: ImportDay[] = [];
+  if (f.status !== 'running') {
+    const query = whereNames(q('imports_daily'), 'repository', f.visible);
+    if (f.repository !== undefined) query.where('repository', f.repository);
+    if (f.status !== undefined) query.where('status', f.status);
+    if (f.format !== undefined) query.where('format', f.format);
+    if (f.actor !== undefined) query.where('actor', f.actor);
+    if (sinceDay !== undefined) query.where('day', '>=', sinceDay);
+    if (beforeDay !== undefined) query.where('day', '<', beforeDay);
+    const rows: Array<{ day: string; status: ImportRow['status']; count: number | string; bytes: number | string | null }> = await query
+      .select('day', 'status')
+      .sum({ count: 'count' })
+      .sum({ bytes: 'bytes' })
+      .groupBy('day', 'status');
+    for (const r of rows) if (Number(r.count) > 0) days.push({ day: r.day, status: r.status, count: Number(r.count), bytes: Number(r.bytes ?? 0) });
+  }
+  if (f.status === undefined || f.status === 'running') days.push(...(await importsPerDayFromReports(q, { ...f, status: 'running' })));
+  return days.sort(byDay);
+}
+
+/** The day of an ISO-8601 time that is the start of that day (UTC), else undefined. */
+function dayStart(iso: string): string | undefined {
+  return /^(\d{4}-\d{2}-\d{2})T00:00:00(?:\.0+)?Z$/.exec(iso)?.[1];
+}
+
+const byDay = (a: ImportDay, b: ImportDay): number => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.status < b.status ? -1 : a.status > b.status ? 1 : 0);
+
+/** The same answer counted from the reports themselves (any time bounds; the running reports). */
+export async function importsPerDayFromReports(q: Q, f: ImportFilter): Promise<ImportDay[]> {
   const day = 'substr(created_at, 1, 10)';
   const rows: Array<{ day: string; status: ImportRow['status']; count: number | string; bytes: number | string | null }> = await filtered(q, f)
     .select(q.raw(`${day} as day`), 'status')
@@ -90,9 +154,7 @@ export async function importsPerDay(q: Q, f: ImportFilter): Promise<ImportDay[]>
     .sum({ bytes: 'bytes_received' })
     .groupByRaw(`${day}, status`);
   // Sorted here rather than in SQL, so that the database may group by hashing.
-  return rows
-    .map((r) => ({ day: r.day, status: r.status, count: Number(r.count), bytes: Number(r.bytes ?? 0) }))
-    .sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  return rows.map((r) => ({ day: r.day, status: r.status, count: Number(r.count), bytes: Number(r.bytes ?? 0) })).sort(byDay);
 }
 
 /** Marks every running import failed (SQLite: they are all from before this start); returns how many. */
