@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { memoryOf, stopChild, timedCommand } from './processes.js';
+import { cpuTimeOf, memoryOf, stopChild, timedCommand } from './processes.js';
 
 export interface BerthStartOptions {
   /** the repository checkout: dist/src/main.js or src/main.ts under it */
@@ -94,6 +94,11 @@ export class BerthProcess {
       child.once('exit', (code) => reject(new Error(`berth exited with ${code} before listening: ${stderr.trim()}`)));
     });
     return new BerthProcess(child, `http://127.0.0.1:${port}`, token, opts.dataDir);
+  }
+
+  /** CPU milliseconds (user + system) the process has used so far. */
+  cpuTime(): number {
+    return cpuTimeOf(this.pid);
   }
 
   memory(): { rss: number; hwm: number } {

@@ -14,6 +14,13 @@ export function memoryOf(pid: number): { rss: number; hwm: number } {
   return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
 }
 
+/** CPU time (user + system) a live process has used so far, in milliseconds (/proc/<pid>/stat, clock ticks of 10 ms). */
+export function cpuTimeOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Samples VmRSS of a process every `everyMs` until stopped; `max` is the largest sample. */
 export class RssSampler {
   max = 0;

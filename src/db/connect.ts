@@ -189,9 +189,15 @@ export function connect(options: DbOptions): Db {
       afterCreate(conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) {
         conn.run('PRAGMA journal_mode = WAL', (e1) => {
           if (e1) return done(e1, conn);
-          conn.run('PRAGMA foreign_keys = ON', (e2) => {
+          // FULL: every commit fsyncs the WAL, so a commit that returned survives a power cut (NORMAL
+          // would leave the last commits to the next checkpoint). Only the running-import row is
+          // inserted with NORMAL (db/imports.ts insertRunningImport), made durable by the commit after it.
+          conn.run('PRAGMA synchronous = FULL', (e2) => {
             if (e2) return done(e2, conn);
-            conn.run('PRAGMA busy_timeout = 5000', (e3) => done(e3, conn));
+            conn.run('PRAGMA foreign_keys = ON', (e3) => {
+              if (e3) return done(e3, conn);
+              conn.run('PRAGMA busy_timeout = 5000', (e4) => done(e4, conn));
+            });
           });
         });
       },

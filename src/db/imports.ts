@@ -2,10 +2,40 @@
 import type { Knex } from 'knex';
 import type { NameFilter } from '../core/policy.js';
 import { type Q, now, whereNames } from './common.js';
+import { isPostgres } from './connect.js';
 import type { ImportRow } from './rows.js';
 
 export async function insertImport(q: Q, row: ImportRow): Promise<void> {
   await q('imports').insert(row);
+}
+
+/**
+ * Inserts a running import's row without waiting for the disk: a crash may lose it, which costs
+ * nothing (the import was never acknowledged, and its staging folder goes with the next start or
+ * sweep), and the commit that ends the import is durable and makes everything before it durable too
+ * (the SQLite WAL and the PostgreSQL WAL are each written in order and flushed up to the commit).
+ * SQLite: the insert runs with `synchronous = NORMAL` on the one connection, held meanwhile so that
+ * no other statement runs between the two PRAGMAs; PostgreSQL: `SET LOCAL synchronous_commit = off`.
+ */
+export async function insertRunningImport(db: Knex, row: ImportRow): Promise<void> {
+  if (isPostgres(db)) {
+    await db.transaction(async (tx) => {
+      await tx.raw('SET LOCAL synchronous_commit = off');
+      await tx('imports').insert(row);
+    });
+    return;
+  }
+  const connection: unknown = await db.client.acquireConnection();
+  try {
+    await db.raw('PRAGMA synchronous = NORMAL').connection(connection);
+    try {
+      await db('imports').insert(row).connection(connection);
+    } finally {
+      await db.raw('PRAGMA synchronous = FULL').connection(connection);
+    }
+  } finally {
+    await db.client.releaseConnection(connection);
+  }
 }
 
 export async function updateImport(q: Q, id: string, patch: Partial<ImportRow>): Promise<void> {

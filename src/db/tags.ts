@@ -17,9 +17,12 @@ export async function tagChanges(q: Q, repositoryId: number, n: number): Promise
   };
 }
 
-/** Closes the open row of `name` (if any) at `version` and opens one pointing at `digest` (if given). */
-export async function setTag(q: Q, repositoryId: number, version: number, name: string, digest: string | null): Promise<void> {
-  await q('repository_tags').where({ repository_id: repositoryId, name }).whereNull('version_removed').update({ version_removed: version });
+/**
+ * Closes the open row of `name` (if any) at `version` and opens one pointing at `digest` (if given).
+ * `hasOpen: false` says the caller knows there is no open row (read under the repository lock).
+ */
+export async function setTag(q: Q, repositoryId: number, version: number, name: string, digest: string | null, hasOpen = true): Promise<void> {
+  if (hasOpen) await q('repository_tags').where({ repository_id: repositoryId, name }).whereNull('version_removed').update({ version_removed: version });
   if (digest !== null) {
     await q('repository_tags').insert({ repository_id: repositoryId, name, digest, version_added: version, version_removed: null });
   }

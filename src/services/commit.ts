@@ -5,12 +5,13 @@
 // version), moves staged bytes into the blob store under the blob-store lock, and writes version,
 // content, tags and the caller's report in one transaction.
 import type { ReceivedBlob } from '../archive/sink.js';
+import type { StagingArea } from '../blobs/store.js';
 import type { Digest } from '../core/digest.js';
 import type { ParsedManifest } from '../core/manifest.js';
 import type { Tag } from '../core/names.js';
 import * as blobRowsDb from '../db/blobs.js';
 import { now } from '../db/common.js';
-import type { Tx } from '../db/connect.js';
+import type { Db, Tx } from '../db/connect.js';
 import * as heldDb from '../db/held-blobs.js';
 import * as reposDb from '../db/repositories.js';
 import type { RepositoryRow, VersionRow } from '../db/rows.js';
@@ -52,8 +53,8 @@ export interface CommitRequest {
   /** manifests the new version no longer holds; the tags that point at them go with them */
   removeManifests?: Digest[];
   tags?: TagMove[];
-  /** where the staged bytes wait; each is moved into the store under the blob-store lock */
-  staging?: { commit(blob: ReceivedBlob): Promise<void> };
+  /** where the staged bytes wait: made durable there first, then moved into the store under the blob-store lock */
+  staging?: Pick<StagingArea, 'prepare' | 'moveIn'>;
   /** the error for digests added without bytes that the repository does not hold */
   missing?: (digests: string[]) => BerthError;
   /** writes the caller's report inside the same transaction, once the outcome is known */
@@ -74,76 +75,208 @@ export interface CommitOutcome {
 const defaultMissing = (digests: string[]) =>
   new BerthError('BLOB_UNKNOWN', 'the change names blobs that the repository does not hold', { missing: digests });
 
+/**
+ * Writes one repository version (or none, by the no-op rule) and returns what it did. The staged
+ * bytes are made durable in staging first, without any lock; then the change joins the group
+ * committer (below), which decides ownership under the repository lock and commits it, alone or with
+ * the changes that arrived meanwhile, each with its own version and its own outcome.
+ */
 export async function commitVersion(s: Pick<Services, 'db'>, req: CommitRequest): Promise<CommitOutcome> {
-  const add = dedupe(req.add ?? []);
-  const removals = [...new Set(req.removeManifests ?? [])];
-  const tags = req.tags ?? [];
-  return s.db.transaction(async (tx) => {
-    const repo = await reposDb.lockRepository(tx, req.repository.id);
-    if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository was deleted during the change', { name: req.repository.name });
-    const latest = repo.latest_version;
+  const change: Change = { req, add: dedupe(req.add ?? []), removals: [...new Set(req.removeManifests ?? [])], tags: req.tags ?? [], retried: false };
+  const staged = change.add.flatMap((a) => (a.staged ? [a.staged] : []));
+  if (staged.length > 0) await req.staging!.prepare(staged);
+  return committerOf(s.db).submit(change);
+}
 
-    // Ownership is decided here, under the repository lock and before anything moves into the store.
-    const targets = tags.flatMap((t) => (t.digest === null ? [] : [t.digest]));
-    const held = await holdings(tx, repo, [...add.map((a) => a.digest), ...targets, ...removals]);
-    const missing = add.filter((a) => !a.staged && !held.has(a.digest)).map((a) => a.digest);
-    if (missing.length > 0) throw (req.missing ?? defaultMissing)(missing);
-    for (const digest of removals) {
-      const h = held.get(digest);
-      if (h?.kind !== 'manifest' || !h.inVersion) throw manifestUnknown(digest);
-    }
-    const manifestsAfter = new Set([
-      ...add.filter((a) => a.kind === 'manifest').map((a) => a.digest as string),
-      ...[...held.values()].filter((h) => h.kind === 'manifest' && h.inVersion && !removals.includes(h.digest as Digest)).map((h) => h.digest),
-    ]);
-    for (const digest of targets) if (!manifestsAfter.has(digest)) throw manifestUnknown(digest);
+interface Change {
+  req: CommitRequest;
+  add: ContentToAdd[];
+  removals: Digest[];
+  tags: TagMove[];
+  /** already sent back once because another change broke the group it was in */
+  retried: boolean;
+}
 
-    // Staged bytes move into the store under the blob-store lock, so orphan cleanup never sees a
-    // stored blob whose rows are not yet written.
-    const staged = add.flatMap((a) => (a.staged ? [a.staged] : []));
-    if (staged.length > 0) {
-      await blobRowsDb.lockBlobStoreShared(tx);
-      for (const blob of staged) await req.staging!.commit(blob);
-      await blobRowsDb.insertBlobs(tx, staged.map((b) => ({ digest: b.digest, size: b.size })));
-    }
+interface Waiting {
+  change: Change;
+  resolve: (outcome: CommitOutcome) => void;
+  reject: (err: unknown) => void;
+}
 
-    const toAdd = add.filter((a) => !held.get(a.digest)?.inVersion);
-    const tagChanges = await changedTags(tx, repo, tags);
-    const removedTags = removals.length > 0 ? await tagsDb.tagsPointingAt(tx, repo.id, latest, removals) : [];
-    for (const t of removedTags) {
-      if (!tagChanges.some((c) => c.tag === t.name)) tagChanges.push({ tag: t.name as Tag, digest: null });
-    }
+/** At most this many changes share one transaction. */
+const MAX_GROUP = 64;
 
-    let version = latest;
-    const newVersion = toAdd.length > 0 || tagChanges.length > 0 || removals.length > 0;
-    if (newVersion) {
-      version = latest + 1;
-      const at = now();
-      await versionsDb.insertVersion(tx, { repository_id: repo.id, number: version, kind: req.kind, import_id: req.reportId, actor: req.actor, created_at: at });
-      await reposDb.setLatestVersion(tx, repo.id, version, at);
-      await versionsDb.insertContent(
-        tx,
-        repo.id,
-        version,
-        toAdd.map((a) => ({
-          digest: a.digest,
-          kind: a.kind,
-          media_type: a.mediaType,
-          subject: a.subject ?? null,
-          artifact_type: a.artifactType ?? null,
-          annotations: a.annotations ? JSON.stringify(a.annotations) : null,
-        })),
-      );
-      await versionsDb.removeContent(tx, repo.id, version, removals);
-      for (const t of tagChanges) await tagsDb.setTag(tx, repo.id, version, t.tag, t.digest);
-      // Held blobs that entered the version are held by it from now on.
-      const released = toAdd.filter((a) => held.has(a.digest)).map((a) => a.digest);
-      if (released.length > 0) await heldDb.releaseBlobs(tx, repo.id, released);
+const committers = new WeakMap<Db, GroupCommitter>();
+
+function committerOf(db: Db): GroupCommitter {
+  let committer = committers.get(db);
+  if (!committer) committers.set(db, (committer = new GroupCommitter(db)));
+  return committer;
+}
+
+/**
+ * Group commit. One transaction at a time per process: a change that arrives while one runs waits
+ * and joins the next, with every other change that arrived meanwhile, so that N concurrent commits
+ * cost one database commit (one WAL fsync) and one round of folder fsyncs instead of N. Each change
+ * still stands alone: it runs in a savepoint of its own (when the group has more than one), so a
+ * change refused by its checks (BLOB_UNKNOWN, TAG_UNKNOWN, …) is rolled back alone and the others
+ * commit; its caller gets its own error. An error that may have broken the transaction itself (a
+ * database or driver error) fails the change that raised it and sends the others, once, to the next
+ * group. The repositories of a group are locked first, in id order, then the blob-store lock, so
+ * groups of several processes (PostgreSQL) take their locks in one order. The transaction commits
+ * only once every blob its changes moved into the store, and every folder they entered, is fsynced:
+ * after the commit returns, the versions and their blobs survive a power cut.
+ */
+class GroupCommitter {
+  private readonly queue: Waiting[] = [];
+  private running = false;
+
+  constructor(private readonly db: Db) {}
+
+  submit(change: Change): Promise<CommitOutcome> {
+    return new Promise<CommitOutcome>((resolve, reject) => {
+      this.queue.push({ change, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) await this.run(this.queue.splice(0, MAX_GROUP));
+    } finally {
+      this.running = false;
     }
-    const outcome: CommitOutcome = { repository: repo.name, version, newVersion, tagChanges, held };
-    await req.finish?.(tx, outcome);
-    return outcome;
-  });
+  }
+
+  private async run(group: Waiting[]): Promise<void> {
+    // Array.prototype.sort is stable: changes to one repository keep their order of arrival.
+    const ordered = [...group].sort((a, b) => a.change.req.repository.id - b.change.req.repository.id);
+    const results = new Map<Waiting, { outcome: CommitOutcome } | { err: unknown }>();
+    let culprit: Waiting | undefined;
+    try {
+      await this.db.transaction(async (tx) => {
+        const durable: Array<Promise<void>> = [];
+        if (ordered.length === 1) {
+          culprit = ordered[0]!;
+          results.set(culprit, { outcome: await apply(tx, culprit.change, durable) });
+        } else {
+          for (const id of new Set(ordered.map((w) => w.change.req.repository.id))) await reposDb.lockRepository(tx, id);
+          if (ordered.some((w) => w.change.add.some((a) => a.staged))) await blobRowsDb.lockBlobStoreShared(tx);
+          for (const w of ordered) {
+            const mine: Array<Promise<void>> = [];
+            culprit = w;
+            try {
+              results.set(w, { outcome: await tx.transaction((sp) => apply(sp, w.change, mine)) });
+              durable.push(...mine);
+            } catch (err) {
+              if (!refusal(err)) throw err;
+              results.set(w, { err });
+            }
+          }
+        }
+        culprit = undefined;
+        // Every stored blob and the folder it entered reach the disk before the versions that name them.
+        await Promise.all(durable);
+      });
+    } catch (err) {
+      // Nothing of this group committed.
+      for (const w of group) {
+        const own = results.get(w);
+        if (own && 'err' in own) w.reject(own.err);
+        else if (w === culprit || culprit === undefined || w.change.retried || group.length === 1) w.reject(err);
+        else {
+          w.change.retried = true;
+          this.queue.unshift(w);
+        }
+      }
+      return;
+    }
+    for (const w of group) {
+      const r = results.get(w)!;
+      if ('outcome' in r) w.resolve(r.outcome);
+      else w.reject(r.err);
+    }
+  }
+}
+
+/** A change's own refusal, thrown before its statements could harm the transaction: only its savepoint rolls back. */
+function refusal(err: unknown): boolean {
+  return err instanceof BerthError && err.code !== 'DATABASE_UNAVAILABLE' && err.code !== 'INTERNAL';
+}
+
+/** One change, in the transaction (or savepoint) `tx`: what commitVersion did alone before group commit. */
+async function apply(tx: Tx, change: Change, durable: Array<Promise<void>>): Promise<CommitOutcome> {
+  const { req, add, removals, tags } = change;
+  const repo = await reposDb.lockRepository(tx, req.repository.id);
+  if (!repo) throw new BerthError('NAME_UNKNOWN', 'repository was deleted during the change', { name: req.repository.name });
+  const latest = repo.latest_version;
+
+  // Ownership is decided here, under the repository lock and before anything moves into the store.
+  const targets = tags.flatMap((t) => (t.digest === null ? [] : [t.digest]));
+  const held = await holdings(tx, repo, [...add.map((a) => a.digest), ...targets, ...removals]);
+  const missing = add.filter((a) => !a.staged && !held.has(a.digest)).map((a) => a.digest);
+  if (missing.length > 0) throw (req.missing ?? defaultMissing)(missing);
+  for (const digest of removals) {
+    const h = held.get(digest);
+    if (h?.kind !== 'manifest' || !h.inVersion) throw manifestUnknown(digest);
+  }
+  const manifestsAfter = new Set([
+    ...add.filter((a) => a.kind === 'manifest').map((a) => a.digest as string),
+    ...[...held.values()].filter((h) => h.kind === 'manifest' && h.inVersion && !removals.includes(h.digest as Digest)).map((h) => h.digest),
+  ]);
+  for (const digest of targets) if (!manifestsAfter.has(digest)) throw manifestUnknown(digest);
+
+  // Staged bytes move into the store under the blob-store lock, so orphan cleanup never sees a
+  // stored blob whose rows are not yet written (neither can it see the rows before the commit). The
+  // renames and their folders' fsyncs run while the rows are written; the commit waits for them.
+  const staged = add.flatMap((a) => (a.staged ? [a.staged] : []));
+  if (staged.length > 0) {
+    await blobRowsDb.lockBlobStoreShared(tx);
+    const stored = req.staging!.moveIn(staged).then((moved) => moved.durable);
+    stored.catch(() => undefined); // awaited before the commit; never unhandled meanwhile
+    durable.push(stored);
+    await blobRowsDb.insertBlobs(tx, staged.map((b) => ({ digest: b.digest, size: b.size })));
+  }
+
+  const toAdd = add.filter((a) => !held.get(a.digest)?.inVersion);
+  const open = new Set<string>();
+  const tagChanges = await changedTags(tx, repo, tags, open);
+  const removedTags = removals.length > 0 ? await tagsDb.tagsPointingAt(tx, repo.id, latest, removals) : [];
+  for (const t of removedTags) {
+    open.add(t.name);
+    if (!tagChanges.some((c) => c.tag === t.name)) tagChanges.push({ tag: t.name as Tag, digest: null });
+  }
+
+  let version = latest;
+  const newVersion = toAdd.length > 0 || tagChanges.length > 0 || removals.length > 0;
+  if (newVersion) {
+    version = latest + 1;
+    const at = now();
+    await versionsDb.insertVersion(tx, { repository_id: repo.id, number: version, kind: req.kind, import_id: req.reportId, actor: req.actor, created_at: at });
+    await reposDb.setLatestVersion(tx, repo.id, version, at);
+    await versionsDb.insertContent(
+      tx,
+      repo.id,
+      version,
+      toAdd.map((a) => ({
+        digest: a.digest,
+        kind: a.kind,
+        media_type: a.mediaType,
+        subject: a.subject ?? null,
+        artifact_type: a.artifactType ?? null,
+        annotations: a.annotations ? JSON.stringify(a.annotations) : null,
+      })),
+    );
+    await versionsDb.removeContent(tx, repo.id, version, removals);
+    for (const t of tagChanges) await tagsDb.setTag(tx, repo.id, version, t.tag, t.digest, open.has(t.tag));
+    // Held blobs that entered the version are held by it from now on.
+    const released = toAdd.filter((a) => held.has(a.digest)).map((a) => a.digest);
+    if (released.length > 0) await heldDb.releaseBlobs(tx, repo.id, released);
+  }
+  const outcome: CommitOutcome = { repository: repo.name, version, newVersion, tagChanges, held };
+  await req.finish?.(tx, outcome);
+  return outcome;
 }
 
 /**
@@ -158,7 +291,7 @@ export async function holdBlobs(
     repository: { id: number; name: string };
     blobs: Array<{ digest: Digest; size: number; staged?: ReceivedBlob }>;
     source: 'upload' | 'mount' | 'import';
-    staging?: { commit(blob: ReceivedBlob): Promise<void> };
+    staging?: Pick<StagingArea, 'commit'>;
   },
 ): Promise<void> {
   if (req.blobs.length === 0) return;
@@ -198,11 +331,15 @@ function dedupe(add: ContentToAdd[]): ContentToAdd[] {
   return [...byDigest.values()];
 }
 
-/** The tag moves that change something; removing a tag the repository does not have is TAG_UNKNOWN. */
-async function changedTags(tx: Tx, repo: RepositoryRow, tags: TagMove[]): Promise<TagMove[]> {
+/**
+ * The tag moves that change something; removing a tag the repository does not have is TAG_UNKNOWN.
+ * The names that have an open row now are added to `open`.
+ */
+async function changedTags(tx: Tx, repo: RepositoryRow, tags: TagMove[], open: Set<string>): Promise<TagMove[]> {
   const changes: TagMove[] = [];
   for (const t of tags) {
     const current = await tagsDb.findTag(tx, repo.id, 'latest', t.tag);
+    if (current) open.add(t.tag);
     if (t.digest === null && !current) throw new BerthError('TAG_UNKNOWN', 'repository has no such tag', { tag: t.tag });
     if (current?.digest !== (t.digest ?? undefined)) changes.push(t);
   }

@@ -174,7 +174,8 @@ class ImportSession {
     await s.blobs.ensureHeadroom();
     const id = randomUUID();
     const createdAt = now();
-    await importsDb.insertImport(s.db, {
+    // the report row and the staging folder at once (neither needs the other)
+    const inserted = importsDb.insertRunningImport(s.db, {
       id,
       repository: repo.name,
       status: 'running',
@@ -192,13 +193,16 @@ class ImportSession {
       instance_id: s.instanceId,
       actor,
     });
-    let staging: StagingArea;
-    try {
-      staging = await s.blobs.createStagingArea('imports', id);
-    } catch (err) {
-      await importsDb.updateImport(s.db, id, { status: 'failed', error: JSON.stringify(toErrorBody(err)), finished_at: now() });
-      throw err;
+    const [row, folder] = await Promise.allSettled([inserted, s.blobs.createStagingArea('imports', id)]);
+    if (row.status === 'rejected') {
+      if (folder.status === 'fulfilled') await folder.value.abort();
+      throw row.reason;
     }
+    if (folder.status === 'rejected') {
+      await importsDb.updateImport(s.db, id, { status: 'failed', error: JSON.stringify(toErrorBody(folder.reason)), finished_at: now() });
+      throw folder.reason;
+    }
+    const staging: StagingArea = folder.value;
     s.log.info({ import_id: id, repository: repo.name }, 'import started');
     return new ImportSession(s, id, { id: repo.id, name: repo.name }, staging, createdAt, actor);
   }

@@ -130,7 +130,7 @@ export async function putManifest(s: Services, rawName: string, reference: strin
   const repo = await pushTarget(s, rawName, actor);
   const id = randomUUID();
   const createdAt = now();
-  await importsDb.insertImport(s.db, {
+  await importsDb.insertRunningImport(s.db, {
     id,
     repository: repo.name,
     status: 'running',
