@@ -254,7 +254,9 @@ async function apply(tx: Tx, change: Change, durable: Array<Promise<void>>): Pro
     const stored = req.staging!.moveIn(staged).then((moved) => moved.durable);
     stored.catch(() => undefined); // awaited before the commit; never unhandled meanwhile
     durable.push(stored);
-    await blobRowsDb.insertBlobs(tx, staged.map((b) => ({ digest: b.digest, size: b.size })));
+    // a digest the repository holds has its blob row already (holdings joins it), kept by the locks held
+    const rowless = staged.filter((b) => !held.has(b.digest));
+    await blobRowsDb.insertBlobs(tx, rowless.map((b) => ({ digest: b.digest, size: b.size })));
   }
 
   const toAdd = add.filter((a) => !held.get(a.digest)?.inVersion);
