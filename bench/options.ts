@@ -29,6 +29,8 @@ export interface BenchOptions {
   json: string | undefined;
   /** run only the CLI benchmark (bench/cli.ts) */
   cli: boolean;
+  /** run only skopeo push and pull (Berth, reference registry, do-nothing floor) and the blob GETs */
+  registryOnly: boolean;
   /** run only the small-import part: incomplete re-imports of a small image, small imports at c=1 and c=8 */
   smallOnly: boolean;
   /** run Berth on PostgreSQL: a fresh database per Berth process is created under this server (and dropped) */
@@ -51,6 +53,8 @@ const USAGE = `npm run bench -- [options]
   --cpu-prof DIR      write a V8 CPU profile of each Berth process into DIR
   --cli               only the CLI benchmark: berth push of an image whose repository holds all
                       layers but the last, against curl sending just the rest (target ≤ 1.2×)
+  --registry-only     only skopeo push and pull of the image into Berth, the reference registry and a
+                      do-nothing registry (the floor), and GETs of a blob of the image's size
   --small-only        only the small imports: incomplete re-imports (manifest and config) and small
                       imports at concurrency 1 and 8, with their targets (about a minute)
   --database-url URL  run Berth on PostgreSQL: each Berth process gets a fresh database made on this
@@ -90,6 +94,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'cpu-prof': { type: 'string' },
       keep: { type: 'boolean', default: false },
       cli: { type: 'boolean', default: false },
+      'registry-only': { type: 'boolean', default: false },
       'small-only': { type: 'boolean', default: false },
       'database-url': { type: 'string' },
       json: { type: 'string' },
@@ -120,6 +125,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     cpuProf: values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']),
     keep: values.keep,
     cli: values.cli,
+    registryOnly: values['registry-only'],
     smallOnly: values['small-only'],
     databaseUrl: values['database-url'],
     json: values.json === undefined ? undefined : path.resolve(values.json),

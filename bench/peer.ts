@@ -24,24 +24,41 @@ function blobInfoCaches(): string[] {
   return dirs.flatMap((d) => ['blob-info-cache-v1.boltdb', 'blob-info-cache-v1.sqlite'].map((f) => path.join(d, f)));
 }
 
+/** One skopeo run: its wall time, and the CPU time (user + system) skopeo itself used, in milliseconds. */
+export interface SkopeoRun {
+  ms: number;
+  cpuMs: number;
+}
+
+/**
+ * Runs skopeo with `args` and reports its own CPU time beside the wall time: a shell runs it and then
+ * prints `times` (its children's user and system time), so nothing else is counted.
+ */
+async function skopeo(args: string[]): Promise<SkopeoRun> {
+  const { ms, stdout } = await timedCommand('sh', ['-c', 'skopeo "$@" || exit $?; times', 'sh', ...args]);
+  // `times`: the shell's own user and system time, then its children's, e.g. "0m2.820000s 0m0.920000s"
+  const children = stdout.trim().split('\n').at(-1) ?? '';
+  const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  if (seconds.length !== 2) throw new Error(`cannot read skopeo's CPU time from: ${stdout.trim()}`);
+  return { ms, cpuMs: (seconds[0]! + seconds[1]!) * 1000 };
+}
+
 /**
  * A first push of a skopeo dir folder to `reference` (host:port/name:tag) with `skopeo copy`, as a
  * pipeline would push it to any registry; skopeo's blob-info cache is removed first, so it HEADs and
- * uploads every blob. Returns milliseconds.
+ * uploads every blob.
  */
-export async function skopeoPush(imageDir: string, reference: string, creds?: string): Promise<number> {
+export async function skopeoPush(imageDir: string, reference: string, creds?: string): Promise<SkopeoRun> {
   await Promise.all(blobInfoCaches().map((f) => fs.rm(f, { force: true })));
   const auth = creds ? ['--dest-creds', creds] : [];
-  const { ms } = await timedCommand('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...auth, `dir:${imageDir}`, `docker://${reference}`]);
-  return ms;
+  return skopeo(['copy', '--quiet', '--dest-tls-verify=false', ...auth, `dir:${imageDir}`, `docker://${reference}`]);
 }
 
-/** A pull of `reference` into a new dir: folder `dest` with `skopeo copy` (every blob verified); milliseconds. */
-export async function skopeoPull(reference: string, dest: string, creds?: string): Promise<number> {
+/** A pull of `reference` into a new dir: folder `dest` with `skopeo copy` (every blob verified). */
+export async function skopeoPull(reference: string, dest: string, creds?: string): Promise<SkopeoRun> {
   await fs.rm(dest, { recursive: true, force: true });
   const auth = creds ? ['--src-creds', creds] : [];
-  const { ms } = await timedCommand('skopeo', ['copy', '--quiet', '--src-tls-verify=false', ...auth, `docker://${reference}`, `dir:${dest}`]);
-  return ms;
+  return skopeo(['copy', '--quiet', '--src-tls-verify=false', ...auth, `docker://${reference}`, `dir:${dest}`]);
 }
 
 export class PeerRegistry {
@@ -79,19 +96,19 @@ export class PeerRegistry {
     return registry;
   }
 
-  /** A first push of the skopeo dir folder as bench/app:v1; returns milliseconds. */
-  async push(imageDir: string): Promise<number> {
-    const ms = await skopeoPush(imageDir, `127.0.0.1:${this.port}/bench/app:v1`);
+  /** A first push of the skopeo dir folder as bench/app:v1. */
+  async push(imageDir: string): Promise<SkopeoRun> {
+    const run = await skopeoPush(imageDir, `127.0.0.1:${this.port}/bench/app:v1`);
     const check = await fetch(`http://127.0.0.1:${this.port}/v2/bench/app/manifests/v1`, {
       method: 'HEAD',
       headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
     });
     if (check.status !== 200) throw new Error(`the pushed manifest is not in the registry (${check.status})`);
-    return ms;
+    return run;
   }
 
-  /** A pull of bench/app:v1 into a new dir: folder; returns milliseconds. */
-  async pull(dest: string): Promise<number> {
+  /** A pull of bench/app:v1 into a new dir: folder. */
+  async pull(dest: string): Promise<SkopeoRun> {
     return skopeoPull(`127.0.0.1:${this.port}/bench/app:v1`, dest);
   }
 

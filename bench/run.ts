@@ -14,7 +14,8 @@ import { cliBench } from './cli.js';
 import { durableWrite, sameFilesystem, sha256Of } from './floor.js';
 import { generateImage, type BenchImage } from './image.js';
 import { type BenchOptions, machine, parseOptions } from './options.js';
-import { PeerRegistry, peerAvailable, skopeoPull, skopeoPush } from './peer.js';
+import { peerAvailable } from './peer.js';
+import { berthPushPull, type BlobGets, blobGets, floorPushPull, peerPushPull, type PushPull, registryRows } from './registry.js';
 import { RssSampler, settle, syncDisks } from './processes.js';
 import { median, mib, MiB, ms, percentile, rate, type Row, table } from './report.js';
 
@@ -33,14 +34,6 @@ interface ImportRun {
   sampledRss: number;
   /** VmHWM of the same process before the import */
   idleRss: number;
-}
-
-/** One registry's first push of the image with skopeo, then a pull of it into a new folder. */
-interface PushPull {
-  push: number;
-  pull: number;
-  /** the registry's peak RSS (VmHWM) after both */
-  peakRss: number;
 }
 
 interface Latencies {
@@ -174,39 +167,32 @@ class Bench {
   }
 
   async peerPushPull(image: BenchImage): Promise<PushPull> {
-    const registry = await PeerRegistry.start(path.join(this.root, 'peer'));
-    const pulled = path.join(this.root, 'pulled');
-    try {
-      await settle(this.opts.settleSeconds);
-      const push = await registry.push(image.dir);
-      await settle(this.opts.settleSeconds);
-      const pull = await registry.pull(pulled);
-      return { push, pull, peakRss: registry.memory().hwm };
-    } finally {
-      await registry.stop();
-      await fs.rm(path.join(this.root, 'peer'), { recursive: true, force: true });
-      await fs.rm(pulled, { recursive: true, force: true });
-      syncDisks();
-    }
+    return peerPushPull(image, this.root, this.opts.settleSeconds);
+  }
+
+  async floorPushPull(image: BenchImage): Promise<PushPull> {
+    return floorPushPull(image, this.root, this.opts.settleSeconds);
   }
 
   /** The same through Berth's /v2: skopeo pushes into a fresh Berth (create-on-push), then pulls it back. */
   async berthPushPull(image: BenchImage): Promise<PushPull> {
     const berth = await this.berth();
-    const pulled = path.join(this.root, 'pulled');
-    const reference = `${berth.url.replace(/^http:\/\//, '')}/${REPOSITORY}:v1`;
-    const creds = `bench:${berth.token}`;
     try {
-      await settle(this.opts.settleSeconds);
-      const push = await skopeoPush(image.dir, reference, creds);
-      const latest = await berth.latestVersion(REPOSITORY);
-      if (latest !== 1) throw new Error(`the push made no version (latest ${latest})`);
-      await settle(this.opts.settleSeconds);
-      const pull = await skopeoPull(reference, pulled, creds);
-      return { push, pull, peakRss: berth.memory().hwm };
+      return await berthPushPull(image, this.root, this.opts.settleSeconds, berth);
     } finally {
-      await fs.rm(pulled, { recursive: true, force: true });
       await this.retire(berth);
+    }
+  }
+
+  /** GETs of the image tarball stored as one blob, beside cat of its file, in a Berth of their own (SQLite). */
+  async blobGets(file: string): Promise<BlobGets> {
+    const dataDir = path.join(this.root, `berth-${this.serial++}`);
+    try {
+      const start = { repoDir: REPO_DIR, tsx: this.opts.tsx, nodeFlags: this.opts.nodeFlags, cpuProf: this.opts.cpuProf };
+      return await blobGets(file, start, dataDir, Math.max(3, this.opts.rounds), this.opts.settleSeconds);
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+      syncDisks();
     }
   }
 }
@@ -245,6 +231,7 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
   }
   const peer = opts.skipPeer ? { ok: false, why: '--skip-peer' } : peerAvailable();
   log(peer.ok ? `peer: ${peer.why}` : `no peer: ${peer.why}`);
+  if (opts.registryOnly) return registryOnly(opts, root, peer);
 
   log(`generating a ${opts.sizeMiB} MiB image (${opts.layers} layers) and a ${opts.smallSizeMiB} MiB one under ${root}`);
   const big = await generateImage(path.join(root, 'big'), opts.sizeMiB, opts.layers, `big-${process.pid}`);
@@ -262,6 +249,7 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
   const smallRuns: ImportRun[] = [];
   const pushes: PushPull[] = [];
   const berthPushes: PushPull[] = [];
+  const floorPushes: PushPull[] = [];
   const latencies: Latencies = { reimport: [], health: [] };
   // Rounds interleave the contestants, so that a slow spell of a shared machine hits all of them.
   for (let round = 1; round <= opts.rounds; round++) {
@@ -281,6 +269,8 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
       pushes.push(await bench.peerPushPull(big));
       log(`round ${round}/${opts.rounds}: berth push and pull (skopeo, /v2)`);
       berthPushes.push(await bench.berthPushPull(big));
+      log(`round ${round}/${opts.rounds}: push and pull, do-nothing registry`);
+      floorPushes.push(await bench.floorPushPull(big));
     }
     log(
       `round ${round}: floor ${ms(floor.at(-1)!)}, sha256 ${ms(sha.at(-1)!)}, -F ${ms(multipart.at(-1)!.ms)}, raw ${ms(raw.at(-1)!.ms)}` +
@@ -289,11 +279,13 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
           : ''),
     );
   }
+  log(`blob GETs of ${mib(big.tarBytes)}, beside cat`);
+  const gets = await bench.blobGets(big.tar);
   log('small imports, concurrency 1 and 8');
   const c1 = await bench.smallImports(1);
   const c8 = await bench.smallImports(8);
 
-  const rows = figures({ opts, big, floor, sha, multipart, raw, smallRuns, pushes, berthPushes, latencies, c1, c8 });
+  const rows = figures({ opts, big, floor, sha, multipart, raw, smallRuns, pushes, berthPushes, floorPushes, gets, latencies, c1, c8 });
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   process.stdout.write(
     [
@@ -308,9 +300,51 @@ async function run(opts: BenchOptions, root: string): Promise<void> {
     ].join('\n'),
   );
   if (opts.json) {
-    const data = { command, machine: machine(), options: opts, floor, sha, multipart, raw, smallRuns, pushes, berthPushes, latencies, c1, c8, rows };
+    const data = { command, machine: machine(), options: opts, floor, sha, multipart, raw, smallRuns, pushes, berthPushes, floorPushes, gets, latencies, c1, c8, rows };
     await fs.writeFile(opts.json, `${JSON.stringify(data, null, 2)}\n`);
   }
+}
+
+/** `--registry-only`: push and pull with skopeo (Berth, the reference registry, the do-nothing floor) and the blob GETs. */
+async function registryOnly(opts: BenchOptions, root: string, peer: { ok: boolean; why: string }): Promise<void> {
+  if (!peer.ok) throw new Error(`--registry-only needs skopeo and the reference registry: ${peer.why}`);
+  log(`generating a ${opts.sizeMiB} MiB image (${opts.layers} layers) under ${root}`);
+  const big = await generateImage(path.join(root, 'big'), opts.sizeMiB, opts.layers, `big-${process.pid}`);
+  syncDisks();
+  const bench = new Bench(opts, root);
+  const pushes: PushPull[] = [];
+  const berthPushes: PushPull[] = [];
+  const floorPushes: PushPull[] = [];
+  for (let round = 1; round <= opts.rounds; round++) {
+    log(`round ${round}/${opts.rounds}: reference registry, Berth, do-nothing registry: push and pull`);
+    pushes.push(await bench.peerPushPull(big));
+    berthPushes.push(await bench.berthPushPull(big));
+    floorPushes.push(await bench.floorPushPull(big));
+    const [p, b, f] = [pushes.at(-1)!, berthPushes.at(-1)!, floorPushes.at(-1)!];
+    log(`round ${round}: push registry ${ms(p.push)} berth ${ms(b.push)} floor ${ms(f.push)}; pull registry ${ms(p.pull)} berth ${ms(b.pull)} floor ${ms(f.pull)}`);
+  }
+  log(`blob GETs of ${mib(big.tarBytes)}, beside cat`);
+  const gets = await bench.blobGets(big.tar);
+  const size = `${opts.sizeMiB} MiB`;
+  const peerRss = Math.max(...pushes.map((p) => p.peakRss));
+  const rows = [
+    { figure: `peak RSS, registry during push and pull`, value: mib(peerRss), baseline: '' },
+    ...registryRows(size, big.tarBytes, pushes, berthPushes, floorPushes, gets),
+  ];
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  process.stdout.write(
+    [
+      '',
+      command,
+      `machine: ${machine()}; data folder filesystem: ${filesystemOf(root)}; load average at the end: ${loadAverage()}`,
+      `berth runs as npm start does: ${berthCommand(await startCommand(REPO_DIR), opts.nodeFlags)}`,
+      `image: ${opts.sizeMiB} MiB in ${opts.layers} layers; medians of ${opts.rounds} rounds, ${opts.settleSeconds} s of quiet before each step`,
+      '',
+      table(rows),
+      '',
+    ].join('\n'),
+  );
+  if (opts.json) await fs.writeFile(opts.json, `${JSON.stringify({ command, machine: machine(), options: opts, pushes, berthPushes, floorPushes, gets, rows }, null, 2)}\n`);
 }
 
 /** `--small-only`: the incomplete re-import and the small imports, nothing else. */
@@ -384,6 +418,9 @@ interface Figures {
   pushes: PushPull[];
   /** Berth's push and pull through /v2 */
   berthPushes: PushPull[];
+  /** the do-nothing registry's */
+  floorPushes: PushPull[];
+  gets: BlobGets;
   latencies: Latencies;
   c1: SmallRun;
   c8: SmallRun;
@@ -437,17 +474,8 @@ function figures(f: Figures): Row[] {
   if (f.pushes.length > 0) {
     const peerRss = Math.max(...f.pushes.map((p) => p.peakRss));
     rows.push({ figure: `peak RSS, registry during push and pull`, value: mib(peerRss), baseline: `Berth -F: ${mib(peakMp)}`, ratio: peerRss / peakMp });
-    const peerPush = median(f.pushes.map((p) => p.push));
-    const peerPull = median(f.pushes.map((p) => p.pull));
-    const berthPush = median(f.berthPushes.map((p) => p.push));
-    const berthPull = median(f.berthPushes.map((p) => p.pull));
-    const berthRss = Math.max(...f.berthPushes.map((p) => p.peakRss));
-    rows.push(
-      { figure: `skopeo push ${size} into Berth`, value: `${ms(berthPush)} (${rate(bytes, berthPush)})`, baseline: `registry ${ms(peerPush)}`, ratio: berthPush / peerPush, target: '≤ 0.8×', met: berthPush / peerPush <= 0.8 },
-      { figure: `skopeo pull ${size} from Berth`, value: `${ms(berthPull)} (${rate(bytes, berthPull)})`, baseline: `registry ${ms(peerPull)}`, ratio: berthPull / peerPull, target: '≤ 0.9×', met: berthPull / peerPull <= 0.9 },
-      { figure: `peak RSS, Berth during push and pull`, value: mib(berthRss), baseline: `registry ${mib(peerRss)}`, ratio: berthRss / peerRss, target: '≤ 100 MiB', met: berthRss <= 100 * MiB },
-    );
   }
+  rows.push(...registryRows(size, bytes, f.pushes, f.berthPushes, f.floorPushes, f.gets));
   rows.push(...smallRows(f.latencies, f.c1, f.c8));
   return rows;
 }

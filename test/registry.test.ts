@@ -438,3 +438,26 @@ test('a client that hangs up mid-download leaves no blob file open', async (t) =
   const again = await v2(berth, `/v2/abort/app/blobs/${image.layerDigests[0]}`);
   t.true(again.bytes.equals(layer));
 });
+
+test.serial('concurrent blob GETs, whole and ranged, each get exactly their bytes (the send buffers are shared)', async (t) => {
+  const { berth } = t.context;
+  const layers = [randomBytes(3 * 1024 * 1024 + 17), randomBytes(5 * 1024 * 1024 + 3)];
+  const image = makeImage({ layers });
+  await importInto(berth, 'concurrent/app', image, 'v1');
+  const gets = [];
+  for (let round = 0; round < 3; round++) {
+    for (const [i, layer] of layers.entries()) {
+      const path = `/v2/concurrent/app/blobs/${image.layerDigests[i]}`;
+      gets.push(v2(berth, path).then((res) => t.true(res.bytes.equals(layer), `whole layer ${i}`)));
+      const start = 1024 * 1024 - 5 + round;
+      const end = start + 2 * 1024 * 1024 + 11;
+      gets.push(
+        v2(berth, path, { headers: { Range: `bytes=${start}-${end}` } }).then((res) => {
+          t.is(res.status, 206);
+          t.true(res.bytes.equals(layer.subarray(start, end + 1)), `range of layer ${i}`);
+        }),
+      );
+    }
+  }
+  await Promise.all(gets);
+});

@@ -42,6 +42,14 @@ const SINK_BUFFER_BYTES = 2 * 1024 * 1024;
 /** How often (in bytes written) a blob being staged checks that the disk keeps its free-space headroom. */
 const HEADROOM_CHECK_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Write-behind: every this many bytes written, a blob being staged starts an fdatasync in the
+ * background (one at a time), so the disk writes the blob back while the rest of it arrives and the
+ * fsync before the answer waits only for the tail. Without it the page cache held the whole blob
+ * until that fsync: ~120 ms per 256 MiB layer here, in series with every PATCH of a push.
+ */
+const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
+
 function storageError(err: unknown): unknown {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT' ? fromSystemError(err) : err;
@@ -56,6 +64,11 @@ function storageError(err: unknown): unknown {
 class HashingFileSink extends Writable {
   size = 0;
   private unchecked = 0;
+  private unsynced = 0;
+  /** the background fdatasync running, if any (see WRITE_BEHIND_BYTES) */
+  private syncing: Promise<void> | undefined;
+  /** the first failure a background fdatasync met: it is reported once, so it is kept for synced() */
+  private syncFailure: unknown;
 
   /**
    * `hash` continues a hash already fed with earlier bytes (a resumed upload); a fresh one otherwise.
@@ -106,8 +119,53 @@ class HashingFileSink extends Writable {
 
   private settle(written: Promise<unknown> | undefined, done: (err?: Error | null) => void): void {
     if (!written) return done();
-    written.then(() => done(), (err: Error) => done(storageError(err) as Error));
+    written.then(
+      () => {
+        this.writeBehind();
+        done();
+      },
+      (err: Error) => done(storageError(err) as Error),
+    );
   }
+
+  private writeBehind(): void {
+    const handle = this.handle;
+    if (!handle || this.size - this.unsynced < WRITE_BEHIND_BYTES || this.syncing) return;
+    this.unsynced = this.size;
+    this.syncing = handle
+      .datasync()
+      .catch((err: unknown) => {
+        this.syncFailure ??= storageError(err);
+      })
+      .finally(() => {
+        this.syncing = undefined;
+      });
+  }
+
+  /**
+   * Waits for the background fdatasync, if one runs; throws the failure any of them met (the kernel
+   * reports a writeback error once, so the final fsync would not see it again). Call before the fsync
+   * and before closing the file.
+   */
+  async synced(): Promise<void> {
+    await this.syncing;
+    if (this.syncFailure !== undefined) throw this.syncFailure;
+  }
+}
+
+/**
+ * Streams `source` (through `via`, if given) into `sink`; resolves once the bytes are written and its
+ * background fdatasync, if one ran, is over. A failure of the stream wins over one of the sync.
+ */
+async function sinkInto(source: Readable, ...rest: [...Transform[], HashingFileSink]): Promise<void> {
+  const sink = rest.at(-1) as HashingFileSink;
+  try {
+    await pipeline([source, ...rest]);
+  } catch (err) {
+    await sink.synced().catch(() => undefined);
+    throw err;
+  }
+  await sink.synced();
 }
 
 /** fsyncs and closes a staged file; settles to the failure it met (undefined when none), never rejects. */
@@ -246,10 +304,23 @@ export class BlobStore {
     }
   }
 
-  /** A read stream over a stored blob, optionally a byte range (inclusive end). */
+  /** A read stream over a stored blob, optionally a byte range (inclusive end): for readers in this process (fsck). */
   createReadStream(digest: Digest, range?: { start: number; end: number }): ReadStream {
-    // 1 MiB reads: at the default 64 KiB a 1 GiB blob costs 16,384 reads and socket writes
+    // 1 MiB reads: at the default 64 KiB a 1 GiB blob costs 16,384 reads
     return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  /**
+   * Opens a stored blob to send bytes `range` of it (inclusive end; the whole blob without one), or
+   * undefined when the store does not hold it. The caller sends it (BlobSender.sendTo) or closes it.
+   */
+  async openForSending(digest: Digest, range: { start: number; end: number }): Promise<BlobSender | undefined> {
+    try {
+      return new BlobSender(await fs.open(this.blobPath(digest), 'r'), range.start, range.end);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /** Removes a stored blob; a blob already gone is fine. Returns the bytes freed. */
@@ -362,7 +433,7 @@ export class BlobStore {
           done(null, chunk);
         },
       });
-      await pipeline(source, limit, sink);
+      await sinkInto(source, limit, sink);
       await handle.sync();
       return offset + sink.size;
     } catch (err) {
@@ -400,6 +471,93 @@ export class BlobStore {
     const dir = path.join(this.stagingDirs[kind], id);
     await fs.mkdir(dir, { recursive: true });
     return new StagingArea(this, dir);
+  }
+}
+
+/**
+ * The read side's buffers: a blob is sent through two of them, one being filled from the file while the
+ * socket takes the other, and they go back to this pool afterwards. A fs ReadStream instead allocates a
+ * new buffer for every read (1 GiB: 1,024 buffers of 1 MiB), and those wait for the garbage collector:
+ * measured on a 1 GiB blob, ~32 MiB of dead buffers at a time (peak RSS +30 MiB), and the page faults of
+ * fresh memory on every read.
+ */
+const SEND_CHUNK_BYTES = 1024 * 1024;
+/** Buffers the pool keeps between sends (two per send in flight; more are allocated while more are sent). */
+const SEND_POOL_MAX = 8;
+const sendPool: Buffer[] = [];
+
+function takeSendBuffer(): Buffer {
+  return sendPool.pop() ?? Buffer.allocUnsafeSlow(SEND_CHUNK_BYTES);
+}
+
+function returnSendBuffer(buffer: Buffer): void {
+  if (sendPool.length < SEND_POOL_MAX) sendPool.push(buffer);
+}
+
+function connectionClosed(): Error {
+  return Object.assign(new Error('the connection closed before the blob was sent'), { code: 'ECONNRESET' });
+}
+
+/** A stored blob open for sending: bytes start..end (inclusive) into a Writable such as an HTTP response. */
+export class BlobSender {
+  private closed = false;
+
+  constructor(
+    private readonly handle: fs.FileHandle,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  /**
+   * Writes the bytes into `out`, ends it, and closes the file whatever happens. Each buffer is reused
+   * only once `out` has taken its bytes (the write's callback), so at most two are in flight; a
+   * connection that closes first fails the send with ECONNRESET (a client abort). A file shorter than
+   * promised fails it too, and `out` is destroyed, so a client never takes a cut body for a whole one.
+   */
+  async sendTo(out: Writable): Promise<void> {
+    const buffers = [takeSendBuffer(), takeSendBuffer()];
+    const writes: Array<Promise<void> | undefined> = [undefined, undefined];
+    let gone: ((err: Error) => void) | undefined;
+    const closed = new Promise<never>((_resolve, reject) => {
+      gone = reject;
+    });
+    closed.catch(() => undefined);
+    const onClose = () => gone?.(connectionClosed());
+    out.once('close', onClose);
+    let failed = false;
+    try {
+      if (out.destroyed) throw connectionClosed();
+      let position = this.start;
+      for (let i = 0; position <= this.end; i ^= 1) {
+        if (writes[i]) await Promise.race([writes[i], closed]);
+        const buffer = buffers[i]!;
+        const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, this.end - position + 1), position);
+        if (bytesRead === 0) throw new Error('stored blob is shorter than its recorded size');
+        position += bytesRead;
+        writes[i] = new Promise<void>((resolve, reject) => {
+          out.write(buffer.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve()));
+        });
+        writes[i]!.catch(() => undefined);
+      }
+      await Promise.race([Promise.all(writes), closed]);
+      await Promise.race([new Promise<void>((resolve) => out.end(resolve)), closed]);
+    } catch (err) {
+      failed = true;
+      out.destroy();
+      throw err;
+    } finally {
+      out.off('close', onClose);
+      await this.close();
+      // a buffer may still be in a write the closed connection never finished: only the others go back
+      if (!failed) for (const b of buffers) returnSendBuffer(b);
+    }
+  }
+
+  /** Closes the file (a send that does not happen: HEAD, or a failure before the body). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
   }
 }
 
@@ -458,7 +616,7 @@ export class StagingArea {
     let blob: StagedBlob;
     try {
       const sink = new HashingFileSink(handle, undefined, this.store.ensureHeadroom);
-      await pipeline(source, sink);
+      await sinkInto(source, sink);
       blob = { digest: digestFromHex(sink.hash.digest('hex')), size: sink.size, file, alreadyStored: false, committed: false };
     } catch (err) {
       await handle.close();

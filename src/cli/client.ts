@@ -90,7 +90,7 @@ export class BerthClient {
   }
 
   /**
-   * Streams a tar body of `length` bytes (undefined: not known, sent chunked) into an import of
+   * Streams an archive body of `opts.length` bytes (undefined: not known, sent chunked) into an import of
    * `repository`, creating it first when `opts.create` and it does not exist. `onSent` is told each
    * chunk's size as it is handed to the socket. Answers the completed report; throws with the failed one.
    */
@@ -98,9 +98,8 @@ export class BerthClient {
     repository: string,
     tag: string | undefined,
     body: Readable,
-    length: number | undefined,
+    opts: { length: number | undefined; contentType: string; create: boolean },
     onSent: (n: number) => void,
-    opts: { create: boolean },
   ): Promise<ImportReport> {
     const query = new URLSearchParams();
     if (tag !== undefined) query.set('tag', tag);
@@ -111,7 +110,8 @@ export class BerthClient {
     let sent = 0;
     const answer = await new Promise<Answer>((resolve, reject) => {
       // The length, when known up front, goes ahead as curl sends it; otherwise the body is chunked.
-      const req = this.request('POST', pathname, { 'Content-Type': 'application/x-tar', ...(length === undefined ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(length) }) });
+      const { length } = opts;
+      const req = this.request('POST', pathname, { 'Content-Type': opts.contentType, ...(length === undefined ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(length) }) });
       let answered = false;
       let failed = false;
       const fail = (err: unknown) => {

@@ -19,12 +19,12 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
+import type tar from 'tar-stream';
 import { claimOf, layerDiffIdClaims, parseEntries } from '../archive/formats/docker-archive.js';
 import { pickReader } from '../archive/formats/index.js';
 import type { ArchiveFormat, ImportPlan, ReaderContext } from '../archive/plan.js';
 import { findRoot } from '../archive/plan-builder.js';
-import { addEntry, type ArchiveListing, emptyListing, normalizeEntryName, readArchive } from '../archive/read-archive.js';
+import { addEntry, type ArchiveListing, emptyListing, normalizeEntryName } from '../archive/listing.js';
 import type { BlobSink, ReceivedBlob } from '../archive/sink.js';
 import { BLOCK, encodeHeader, END_OF_ARCHIVE, type IndexedEntry, indexTar, padding } from '../archive/tar-header.js';
 import { type Digest, digestFromHex } from '../core/digest.js';
@@ -69,6 +69,8 @@ export interface LocalImage {
   keep: Set<string>;
   /** bytes of all files in the image */
   totalBytes: number;
+  /** an archive's size on the disk */
+  fileSize: number;
 }
 
 /** A blob of the image the upload may leave out: its digest, size and the entry names that carry it. */
@@ -269,7 +271,8 @@ function gunzipped(file: string): Readable {
 
 /** Reads one entry of a gzip archive again (a large manifest the scan did not keep). */
 async function rescanEntry(file: string, wanted: string, limit: number): Promise<Buffer> {
-  const extract = tar.extract();
+  const { default: tarStream } = await import('tar-stream');
+  const extract = tarStream.extract();
   const feed = pipeline(gunzipped(file), extract);
   let found: Buffer | undefined;
   for await (const entry of extract) {
@@ -390,6 +393,8 @@ export async function readLocalImage(input: string, opts: ReadOptions): Promise<
     }
   } else if (stat.isFile()) {
     kind = 'gzip';
+    // The streaming reader (and tar-stream) load only for a gzip archive.
+    const { readArchive } = await import('../archive/read-archive.js');
     listing = await readArchive(createReadStream(input, { highWaterMark: CHUNK }), sink, {
       maxBytes: Number.MAX_SAFE_INTEGER,
       onFile: (name, blob) => sink.nameFor(blob, name),
@@ -427,7 +432,7 @@ export async function readLocalImage(input: string, opts: ReadOptions): Promise<
   }
   let totalBytes = 0;
   for (const blob of listing.files.values()) totalBytes += blob.size;
-  return { input, kind, format: reader.format, plan, listing, entries, claims, keep, totalBytes };
+  return { input, kind, format: reader.format, plan, listing, entries, claims, keep, totalBytes, fileSize: stat.isFile() ? stat.size : 0 };
 }
 
 /**
@@ -453,10 +458,14 @@ export function omittableBlobs(image: LocalImage): OmittableBlob[] {
 /** The upload: its exact length when known up front (a folder, an uncompressed archive), and its bytes. */
 export interface Upload {
   length: number | undefined;
+  /** `application/x-tar`, or `application/gzip` for a gzip archive sent as it is */
+  contentType: string;
   /** about how many bytes it carries (exact when `length` is) */
   estimate: number;
-  stream(): Readable;
+  stream(): Readable | Promise<Readable>;
 }
+
+const TAR = 'application/x-tar';
 
 /** tar's size for a file entry of `size` bytes: a header and the content padded to 512. */
 const tarSize = (size: number) => BLOCK + Math.ceil(size / BLOCK) * BLOCK;
@@ -478,7 +487,7 @@ export function upload(image: LocalImage, omit: ReadonlySet<string>): Upload {
   if (image.kind === 'directory') {
     const parts = image.entries.filter(travels).map((e) => ({ e, header: folderHeader(e) }));
     const length = parts.reduce((sum, p) => sum + p.header.length + (p.e.type === 'file' ? p.e.size + padding(p.e.size).length : 0), END_OF_ARCHIVE.length);
-    return { length, estimate: length, stream: () => Readable.from(folderTar(image.input, parts), { objectMode: false, highWaterMark: 4 * CHUNK }) };
+    return { length, contentType: TAR, estimate: length, stream: () => Readable.from(folderTar(image.input, parts), { objectMode: false, highWaterMark: 4 * CHUNK }) };
   }
   if (image.kind === 'archive') {
     // Adjacent entries that travel are one range of the archive.
@@ -489,12 +498,17 @@ export function upload(image: LocalImage, omit: ReadonlySet<string>): Upload {
       else ranges.push({ start: e.range!.start, end: e.range!.end });
     }
     const length = ranges.reduce((sum, r) => sum + r.end - r.start, END_OF_ARCHIVE.length);
-    return { length, estimate: length, stream: () => Readable.from(archiveTar(image.input, ranges), { objectMode: false, highWaterMark: 4 * CHUNK }) };
+    return { length, contentType: TAR, estimate: length, stream: () => Readable.from(archiveTar(image.input, ranges), { objectMode: false, highWaterMark: 4 * CHUNK }) };
+  }
+  if (omit.size === 0) {
+    // A gzip archive of which nothing stays home goes as it is: no second decompression, fewer bytes.
+    const length = image.fileSize;
+    return { length, contentType: 'application/gzip', estimate: length, stream: () => Readable.from(bytesOf(image.input, 0, length, image.input), { objectMode: false, highWaterMark: 4 * CHUNK }) };
   }
   let estimate = 2 * BLOCK;
   for (const [name, blob] of image.listing.files) if (!omit.has(name)) estimate += tarSize(blob.size);
   estimate += BLOCK * (image.listing.links.size + image.listing.dirs.size);
-  return { length: undefined, estimate, stream: () => filteredGzip(image.input, omit) };
+  return { length: undefined, contentType: TAR, estimate, stream: () => filteredGzip(image.input, omit) };
 }
 
 function folderHeader(e: LocalEntry): Buffer {
@@ -544,10 +558,11 @@ function addToPack(pack: tar.Pack, header: EntryHeader, content?: Readable): Pro
 }
 
 /** A gzip archive decompressed again, without the entries in `omit`, as a plain tar. */
-function filteredGzip(file: string, omit: ReadonlySet<string>): Readable {
-  const pack = tar.pack();
+async function filteredGzip(file: string, omit: ReadonlySet<string>): Promise<Readable> {
+  const { default: tarStream } = await import('tar-stream');
+  const pack = tarStream.pack();
   (async () => {
-    const extract = tar.extract();
+    const extract = tarStream.extract();
     const feed = pipeline(gunzipped(file), extract);
     feed.catch(() => undefined);
     for await (const entry of extract) {

@@ -76,7 +76,7 @@ export async function push(input: string, destination: string, out: Output, opts
   await out.startUpload(total);
   let report: ImportReport;
   try {
-    report = await client.importTar(target.repository, target.tag, body.stream(), body.length, (n) => out.progress(n), { create: opts.create === true });
+    report = await client.importTar(target.repository, target.tag, await body.stream(), { length: body.length, contentType: body.contentType, create: opts.create === true }, (n) => out.progress(n));
   } catch (err) {
     out.endUpload();
     throw localError(input, err);

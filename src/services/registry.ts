@@ -1,12 +1,11 @@
 // The registry's read side (/v2): resolves tags and digests within a repository's latest version.
 // Ownership on read (services/ownership.ts): a digest is served only by a repository that holds it,
 // even when the bytes sit in the shared blob store for another repository.
-import { once } from 'node:events';
-import type { Readable } from 'node:stream';
 import { type Digest, parseDigest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { parseTag } from '../core/names.js';
 import type { NameFilter } from '../core/policy.js';
+import type { BlobSender } from '../blobs/store.js';
 import * as reposDb from '../db/repositories.js';
 import * as tagsDb from '../db/tags.js';
 import type { RepositoryRow } from '../db/rows.js';
@@ -106,19 +105,13 @@ export async function resolveBlob(s: Services, rawName: string, rawDigest: strin
 }
 
 /**
- * Opens a resolved blob for streaming, optionally a range. Resolves once the file is open, so a
- * blob that vanished (its repository deleted and cleaned up since) is a 404 and not a broken body.
+ * Opens a resolved blob to send it, optionally a range. Resolves once the file is open, so a blob that
+ * vanished (its repository deleted and cleaned up since) is a 404 and not a broken body.
  */
-export async function openBlob(s: Services, blob: StoredContent, range?: ByteRange): Promise<Readable> {
-  const stream = s.blobs.createReadStream(blob.digest, range);
-  try {
-    await once(stream, 'ready');
-  } catch (err) {
-    stream.destroy();
-    if ((err as { code?: string }).code !== 'ENOENT') throw err;
-    throw new BerthError('BLOB_NOT_FOUND', 'repository holds no blob with this digest', { name: blob.repository, digest: blob.digest });
-  }
-  return stream;
+export async function openBlob(s: Services, blob: StoredContent, range?: ByteRange): Promise<BlobSender> {
+  const sender = await s.blobs.openForSending(blob.digest, range ?? { start: 0, end: blob.size - 1 });
+  if (!sender) throw new BerthError('BLOB_NOT_FOUND', 'repository holds no blob with this digest', { name: blob.repository, digest: blob.digest });
+  return sender;
 }
 
 async function page(fetch: (limit: number) => Promise<string[]>, n: number): Promise<PageResult> {

@@ -7,7 +7,7 @@ import { MediaType } from '../../core/manifest.js';
 import { BerthError } from '../../errors.js';
 import type { ArchiveReader, ImportPlan, ReaderContext } from '../plan.js';
 import { blobsUnknown, findRoot, PlanBuilder, resolveEntry, tagOfReference, verifyClaim } from '../plan-builder.js';
-import { type ArchiveListing, claimedDigest, normalizeEntryName } from '../read-archive.js';
+import { type ArchiveListing, claimedDigest, normalizeEntryName } from '../listing.js';
 
 export interface ImageEntry {
   Config: string;

@@ -55,15 +55,20 @@ export async function getBlob(s: Services, ctx: Context, name: string, digest: s
     return;
   }
   const range = parseRange(ctx.get('Range'), blob.size);
-  const body = ctx.method === 'HEAD' ? undefined : await registry.openBlob(s, blob, range);
+  const sender = ctx.method === 'HEAD' ? undefined : await registry.openBlob(s, blob, range);
   if (range) {
     ctx.status = 206;
     ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
   }
   ctx.set('Accept-Ranges', 'bytes');
   ctx.set('Content-Type', 'application/octet-stream');
-  if (body) ctx.body = body;
   ctx.length = range ? range.end - range.start + 1 : blob.size;
+  if (!sender) return;
+  // The body is written here, not by Koa: the blob goes out through two reused buffers (store.ts
+  // BlobSender) rather than a stream that allocates one per read. The status and headers set above
+  // are on the response already; the first write sends them. The request ends when the body is out.
+  ctx.respond = false;
+  await sender.sendTo(ctx.res);
 }
 
 function pageParams(ctx: Context): registry.Page {
