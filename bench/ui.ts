@@ -183,7 +183,7 @@ async function timePages(server: Server): Promise<void> {
       ['one report', `/ui/imports/${someReport}`],
       ['repositories', '/ui/repositories'],
       ['one repository (tags + 50 versions)', `/ui/repositories/${REPO}`],
-      ['one repository, versions page 10', `/ui/repositories/${REPO}?page=10`],
+      ['one repository, versions page 10 (keyset)', `/ui/repositories/${REPO}?versions_before=${VERSIONS - 449}`],
       [`latest version (${IMPORTS_OK} manifests)`, `/ui/repositories/${REPO}/-/versions/${VERSIONS}`],
       ['a middle version', `/ui/repositories/${REPO}/-/versions/${Math.floor(VERSIONS / 2)}`],
       ...(second !== undefined ? [['latest version, manifests page 2', `/ui/repositories/${REPO}/-/versions/${VERSIONS}?manifests_after=${second}`] as [string, string]] : []),

@@ -380,6 +380,24 @@ test.serial('tags and a version’s lists come in pages of 100 with next links',
   await page.waitForURL(`${repoUrl(many)}#tags`);
   t.is((await tagRows(page))[0]![0], all[0]);
 
+  // Its 251 versions (create, import, 249 tags), 50 a page by number (keyset: versions_before=).
+  const versionNumbers = async () =>
+    (await page.locator('table:has(caption:has-text("Versions")) tbody tr td:first-child').allInnerTexts()).map((v) => Number(v.replace('version ', '')));
+  const versions: number[] = [];
+  for (;;) {
+    const shown = await versionNumbers();
+    versions.push(...shown);
+    const older = page.getByRole('navigation', { name: 'Version pages' }).getByRole('link', { name: 'Older versions' });
+    if ((await older.count()) === 0) break;
+    t.is(shown.length, 50);
+    await older.click();
+    await page.waitForURL(new RegExp(`versions_before=${shown.at(-1)}#versions$`));
+  }
+  t.deepEqual(versions, Array.from({ length: latest + 1 }, (_, i) => latest - i));
+  await page.getByRole('link', { name: 'Newest versions' }).click();
+  await page.waitForURL(`${repoUrl(many)}#versions`);
+  t.is((await versionNumbers())[0], latest);
+
   // The version page: its 250 tags in three pages, its 131 blobs in two; each list pages on its own.
   await page.goto(`${repoUrl(many)}/-/versions/${latest}`);
   t.regex(await page.locator('#tags-heading').innerText(), /Tags \(the first 100\)/);

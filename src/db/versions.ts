@@ -8,12 +8,14 @@ export async function insertVersion(q: Q, row: VersionRow): Promise<void> {
   await q('repository_versions').insert(row);
 }
 
-export async function listVersions(q: Q, repositoryId: number, opts: { limit: number; offset: number }): Promise<VersionRow[]> {
-  return q<VersionRow>('repository_versions')
-    .where({ repository_id: repositoryId })
+/** Versions newest first: `offset` rows in, or (keyset) those numbered below `before`. */
+export async function listVersions(q: Q, repositoryId: number, opts: { limit: number; offset?: number; before?: number }): Promise<VersionRow[]> {
+  const query = q<VersionRow>('repository_versions').where({ repository_id: repositoryId });
+  if (opts.before !== undefined) query.where('number', '<', opts.before);
+  return query
     .orderBy('number', 'desc')
     .limit(opts.limit)
-    .offset(opts.offset);
+    .offset(opts.offset ?? 0);
 }
 
 export async function findVersion(q: Q, repositoryId: number, number: number): Promise<VersionRow | undefined> {

@@ -89,7 +89,8 @@ export interface VersionSummary {
   created_at: string;
 }
 
-export async function listVersions(s: Services, rawName: string, opts: { limit: number; offset: number }): Promise<VersionSummary[]> {
+/** Versions newest first: `offset` in (the API), or those numbered below `before` (keyset, the web page). */
+export async function listVersions(s: Services, rawName: string, opts: { limit: number; offset?: number; before?: number }): Promise<VersionSummary[]> {
   const repo = await getRepositoryRow(s, rawName);
   const rows = await versionsDb.listVersions(s.db, repo.id, opts);
   return rows.map((r) => ({ number: r.number, kind: r.kind, import_id: r.import_id, actor: r.actor, created_at: r.created_at }));

@@ -338,11 +338,12 @@ async function repositoryPage(
   status = 200,
 ): Promise<void> {
   const repo = repos.repositoryView(await repos.getRepositoryRow(s, name));
-  const pageNo = queryInt(ctx, 'page', 1, 1, 1_000_000);
+  // Keyset pages of both lists: tags after a name, versions below a number.
+  const versionsBefore = queryString(ctx, 'versions_before') !== undefined ? queryInt(ctx, 'versions_before', 0, 1, 2_000_000_000) : undefined;
   const tagsAfter = queryString(ctx, 'tags_after');
   const [tags, versions] = await Promise.all([
     repos.getVersionPart(s, repo.name, repo.latest_version, 'tags', { limit: LIST_PAGE, ...(tagsAfter !== undefined ? { after: tagsAfter } : {}) }),
-    repos.listVersions(s, repo.name, { limit: PAGE, offset: (pageNo - 1) * PAGE }),
+    repos.listVersions(s, repo.name, { limit: PAGE, ...(versionsBefore !== undefined ? { before: versionsBefore } : {}) }),
   ]);
   page(
     ctx,
@@ -356,8 +357,8 @@ async function repositoryPage(
       tagsAfter,
       tagsNext: cursorOf(tags.next),
       versions,
-      pageNo,
-      more: pageNo * PAGE < repo.latest_version + 1,
+      versionsBefore,
+      versionsNext: versions.length === PAGE && versions[versions.length - 1]!.number > 0 ? versions[versions.length - 1]!.number : undefined,
       canPush: may(session.principal, 'push', repo.name),
       canDelete: may(session.principal, 'delete', repo.name),
       importUrl: `/api/v1/repositories/${repo.name}/imports`,
