@@ -79,7 +79,7 @@ export async function cliBench(opts: BenchOptions, root: string, repoDir: string
     },
     { name: 'cli-folder', shown: 'node dist/src/cli/main.js push <skopeo dir folder>', run: push(cliCompiled, image.dir) },
     { name: 'cli-tar', shown: 'node dist/src/cli/main.js push <its tarball>', run: push(cliCompiled, image.tar) },
-    { name: 'npx-folder', shown: 'npx berth push <skopeo dir folder> (bin/berth.js: the compiled CLI, dist/ being fresh)', run: push(cliBin, image.dir) },
+    { name: 'npx-folder', shown: 'npx berth push <skopeo dir folder> (bin/berth.js: the bundled CLI, dist/cli/berth.mjs)', run: push(cliBin, image.dir) },
   ];
 
   const times = new Map<string, number[]>(contestants.map((c) => [c.name, []]));

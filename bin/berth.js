@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The `berth` command of package.json's bin (`npx berth`). Runs the compiled CLI,
-// dist/src/cli/main.js (built by `npm ci` / `npm install` through the package's `prepare` script, or
-// by `npm run build`), when it is at least as new as every file under src/: a cold start of plain
-// JavaScript. When it is missing or older than the sources (an edited or freshly checked-out clone),
-// it runs src/cli/main.ts through tsx instead, so that it never runs stale code.
+// The `berth` command of package.json's bin (`npx berth`). Runs the compiled CLI, dist/cli/berth.mjs
+// (one bundled file, built by `npm ci` / `npm install` through the package's `prepare` script, or by
+// `npm run build`; see scripts/bundle-cli.mjs), when it is at least as new as every file under src/:
+// the quickest cold start. When it is missing or older than the sources (an edited or freshly
+// checked-out clone), it runs src/cli/main.ts through tsx instead, so that it never runs stale code.
 import { readdirSync, statSync } from 'node:fs';
 
 const root = new URL('../', import.meta.url);
-const compiled = new URL('dist/src/cli/main.js', root);
+const compiled = new URL('dist/cli/berth.mjs', root);
 
 /** The newest modification time of the files under `dir` (a URL ending in /). */
 function newest(dir) {

@@ -568,6 +568,24 @@ test.serial('--create makes a missing repository with push scope alone; without 
 });
 
 test.serial('bin/berth.js runs the compiled CLI when dist/ is at least as new as src/, and the sources through tsx otherwise', async (t) => {
+  // The bundle npm run build makes (the package's prepare step) pushes an image, as the sources do.
+  const bundleDir = await tempDir(t);
+  await run(process.execPath, [path.join(ROOT, 'scripts', 'bundle-cli.mjs'), path.join(bundleDir, 'berth.mjs')]);
+  const repo = await berthServer.newRepository('cli-bundle');
+  const bundled = await new Promise<Run>((resolve) => {
+    const child = spawn(process.execPath, [path.join(bundleDir, 'berth.mjs'), 'push', '--json', path.join(SAMPLES, 'docker-save.tar'), `${host(berthServer)}/${repo}`], {
+      env: { PATH: process.env.PATH, HOME: bundleDir, ...withToken },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  t.is(bundled.code, 0, bundled.stderr);
+  t.is(lastJson(bundled).version, 1);
+
   // A copy of the bin in a package of its own, whose two CLIs say which one ran.
   const root = await tempDir(t);
   await fs.mkdir(path.join(root, 'bin'));
@@ -585,8 +603,8 @@ test.serial('bin/berth.js runs the compiled CLI when dist/ is at least as new as
       child.once('close', () => resolve(out));
     });
   t.is(await which(), 'source', 'no dist/');
-  await fs.mkdir(path.join(root, 'dist', 'src', 'cli'), { recursive: true });
-  await fs.writeFile(path.join(root, 'dist', 'src', 'cli', 'main.js'), "process.stdout.write('compiled');\n");
+  await fs.mkdir(path.join(root, 'dist', 'cli'), { recursive: true });
+  await fs.writeFile(path.join(root, 'dist', 'cli', 'berth.mjs'), "process.stdout.write('compiled');\n");
   t.is(await which(), 'compiled', 'dist/ newer than src/');
   const later = new Date(Date.now() + 5000);
   await fs.utimes(path.join(root, 'src', 'cli', 'main.ts'), later, later);

@@ -722,6 +722,7 @@ export class StagingArea {
   private async moveOne(blob: StagedBlob, folders: Set<string>): Promise<void> {
     if (blob.committed) {
       // moved in by an earlier attempt of the same commit, whose fsync this one must not outrun
+      if (!this.store.holds(blob.digest)) throw new Error(`blob ${blob.digest} left the store between two attempts of its commit`);
       folders.add(path.dirname(blob.file));
       return;
     }

@@ -153,43 +153,50 @@ class GroupCommitter {
     // Array.prototype.sort is stable: changes to one repository keep their order of arrival.
     const ordered = [...group].sort((a, b) => a.change.req.repository.id - b.change.req.repository.id);
     const results = new Map<Waiting, { outcome: CommitOutcome } | { err: unknown }>();
-    let culprit: Waiting | undefined;
+    /** the changes that broke the transaction (their own error); the others did not */
+    const broke = new Map<Waiting, unknown>();
     try {
       await this.db.transaction(async (tx) => {
-        const durable: Array<Promise<void>> = [];
-        if (ordered.length === 1) {
-          culprit = ordered[0]!;
-          results.set(culprit, { outcome: await apply(tx, culprit.change, durable) });
-        } else {
-          for (const id of new Set(ordered.map((w) => w.change.req.repository.id))) await reposDb.lockRepository(tx, id);
-          if (ordered.some((w) => w.change.add.some((a) => a.staged))) await blobRowsDb.lockBlobStoreShared(tx);
-          for (const w of ordered) {
-            const mine: Array<Promise<void>> = [];
-            culprit = w;
-            try {
-              results.set(w, { outcome: await tx.transaction((sp) => apply(sp, w.change, mine)) });
-              durable.push(...mine);
-            } catch (err) {
-              if (!refusal(err)) throw err;
+        const durable = new Map<Waiting, Array<Promise<void>>>();
+        for (const w of ordered) {
+          const mine: Array<Promise<void>> = [];
+          try {
+            // alone, the change needs no savepoint: its failure rolls the whole transaction back
+            const outcome = ordered.length === 1 ? await apply(tx, w.change, mine) : await this.applyInSavepoint(tx, w, ordered, mine);
+            results.set(w, { outcome });
+            durable.set(w, mine);
+          } catch (err) {
+            if (ordered.length > 1 && refusal(err)) {
               results.set(w, { err });
+              continue;
             }
+            broke.set(w, err);
+            throw err;
           }
         }
-        culprit = undefined;
         // Every stored blob and the folder it entered reach the disk before the versions that name them.
-        await Promise.all(durable);
+        const settled = await Promise.all([...durable].map(async ([w, mine]) => ({ w, outcome: await Promise.allSettled(mine) })));
+        for (const { w, outcome } of settled) {
+          const failed = outcome.find((o) => o.status === 'rejected');
+          if (failed) broke.set(w, failed.reason);
+        }
+        if (broke.size > 0) throw broke.values().next().value;
       });
     } catch (err) {
-      // Nothing of this group committed.
+      // Nothing of this group committed. The changes that broke it get their own error; the others
+      // go once more, at the head of the queue (a second failure is theirs to see).
+      const again: Waiting[] = [];
       for (const w of group) {
         const own = results.get(w);
-        if (own && 'err' in own) w.reject(own.err);
-        else if (w === culprit || culprit === undefined || w.change.retried || group.length === 1) w.reject(err);
+        if (broke.has(w)) w.reject(broke.get(w));
+        else if (own && 'err' in own) w.reject(own.err);
+        else if (broke.size === 0 || w.change.retried) w.reject(err);
         else {
           w.change.retried = true;
-          this.queue.unshift(w);
+          again.push(w);
         }
       }
+      this.queue.unshift(...again);
       return;
     }
     for (const w of group) {
@@ -197,6 +204,17 @@ class GroupCommitter {
       if ('outcome' in r) w.resolve(r.outcome);
       else w.reject(r.err);
     }
+  }
+
+  private applyInSavepoint(tx: Tx, w: Waiting, ordered: Waiting[], durable: Array<Promise<void>>): Promise<CommitOutcome> {
+    return (async () => {
+      if (w === ordered[0]) {
+        // The group's locks first, in one order: its repositories by id, then the blob-store lock.
+        for (const id of new Set(ordered.map((o) => o.change.req.repository.id))) await reposDb.lockRepository(tx, id);
+        if (ordered.some((o) => o.change.add.some((a) => a.staged))) await blobRowsDb.lockBlobStoreShared(tx);
+      }
+      return tx.transaction((sp) => apply(sp, w.change, durable));
+    })();
   }
 }
 
@@ -236,7 +254,9 @@ async function apply(tx: Tx, change: Change, durable: Array<Promise<void>>): Pro
     const stored = req.staging!.moveIn(staged).then((moved) => moved.durable);
     stored.catch(() => undefined); // awaited before the commit; never unhandled meanwhile
     durable.push(stored);
-    await blobRowsDb.insertBlobs(tx, staged.map((b) => ({ digest: b.digest, size: b.size })));
+    // a digest the repository holds has its blob row already (holdings joins it), kept by the locks held
+    const rowless = staged.filter((b) => !held.has(b.digest));
+    await blobRowsDb.insertBlobs(tx, rowless.map((b) => ({ digest: b.digest, size: b.size })));
   }
 
   const toAdd = add.filter((a) => !held.get(a.digest)?.inVersion);
