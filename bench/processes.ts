@@ -114,3 +114,15 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, timeo
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** An exclusive flock on `file`, held by a child `flock` until release() (closing its stdin). */
+export async function exclusiveLock(file: string): Promise<() => void> {
+  const child = spawn('flock', ['-x', '-w', '900', file, 'sh', '-c', 'echo locked; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('locked')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`flock ${file} ended (${String(code)}) before locking`)));
+  });
+  return () => child.stdin.end();
+}

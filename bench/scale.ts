@@ -4,7 +4,7 @@
 // timed alternately in both, and its median in the big one is set beside the empty one (target
 // ≤ 1.2×): an import, a tag change, GET /v2 manifest by tag, tags/list?n=100, the versions list, one
 // version (the latest and one from the middle).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 import { dockerArchiveEntries, dirEntries, makeImage, tarOf } from '../test/helpers/archives.js';
 import { BerthProcess, expectImported } from './berth.js';
+import { exclusiveLock } from './processes.js';
 import { median, ms, percentile, type Row, table } from './report.js';
 
 const REPO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -196,18 +197,6 @@ async function main(): Promise<void> {
     await berth.stop();
     if (!values.keep) await fs.rm(work, { recursive: true, force: true });
   }
-}
-
-/** An exclusive flock on `file`, held by a child `flock` until release() (closing its stdin). */
-async function exclusiveLock(file: string): Promise<() => void> {
-  const child = spawn('flock', ['-x', '-w', '900', file, 'sh', '-c', 'echo locked; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      if (d.toString().includes('locked')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`flock ${file} ended (${String(code)}) before locking`)));
-  });
-  return () => child.stdin.end();
 }
 
 main().catch((err: unknown) => {

@@ -11,7 +11,6 @@
 //
 // Target: every page under 50 ms (median). A benchmark, not a test: it fails only when something
 // does not work.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -30,6 +29,7 @@ import { commitVersion } from '../src/services/commit.js';
 import { createRepository, getRepositoryRow, putTag } from '../src/services/repositories.js';
 import { dirEntries, makeImage, tarOf } from '../test/helpers/archives.js';
 import { median, percentile } from './report.js';
+import { exclusiveLock } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -52,18 +52,6 @@ const TOKEN = 'bench-ui-admin-token-0123456789';
 const REPO = 'bench/ui';
 
 const log = (m: string) => process.stderr.write(`bench:ui: ${m}\n`);
-
-/** An exclusive flock on `file`, held by a child `flock` until release() (closing its stdin). */
-async function exclusiveLock(file: string): Promise<() => void> {
-  const child = spawn('flock', ['-x', '-w', '900', file, 'sh', '-c', 'echo locked; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      if (d.toString().includes('locked')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`flock ${file} ended (${String(code)}) before locking`)));
-  });
-  return () => child.stdin.end();
-}
 
 interface Seeded {
   databaseUrl?: string;

@@ -2,15 +2,11 @@
 // restarted. Every import or push that was acknowledged (201) reads back whole through /v2, and fsck
 // finds nothing missing, corrupt or dangling; what the crash left (orphans, stale staging) is
 // listed and `fsck --repair` removes it. BERTH_CRASH_ROUNDS sets the rounds (5 in CI).
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import test from 'ava';
 import { dirEntries, makeImage, sha256, tarOf } from './helpers/archives.js';
-import { spawnBerth } from './helpers/process.js';
-import { ADMIN_TOKEN, freshPostgres } from './helpers/server.js';
+import { processState, runFsck, spawnBerth } from './helpers/process.js';
+import { ADMIN_TOKEN } from './helpers/server.js';
 
 const ROUNDS = Number(process.env.BERTH_CRASH_ROUNDS ?? 5);
 const auth = { Authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -20,18 +16,6 @@ interface Acknowledged {
   repo: string;
   manifest: string;
   blobs: string[];
-}
-
-/** Runs `npm run fsck`'s program on the data folder and returns its report. */
-async function runFsck(env: Record<string, string>, repair: boolean): Promise<{ code: number | null; report: any; stderr: string }> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('BERTH_')));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/fsck.ts', ...(repair ? ['--repair'] : [])], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { code, report: stdout.trim() ? JSON.parse(stdout) : undefined, stderr };
 }
 
 async function importOne(url: string, repo: string): Promise<Acknowledged | undefined> {
@@ -88,13 +72,7 @@ async function readsBack(url: string, ack: Acknowledged): Promise<string | undef
 
 test(`kill -9 at random moments during imports and pushes (${ROUNDS} rounds): every acknowledged version reads back and fsck finds nothing missing or corrupt`, async (t) => {
   t.timeout(60_000 + ROUNDS * 30_000);
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-crash-'));
-  const pg = process.env.BERTH_TEST_DATABASE_URL ? await freshPostgres(process.env.BERTH_TEST_DATABASE_URL) : undefined;
-  t.teardown(async () => {
-    await pg?.drop();
-    await fs.rm(dataDir, { recursive: true, force: true });
-  });
-  const env = { BERTH_DATA_DIR: dataDir, BERTH_INSTANCE_TIMEOUT_SECONDS: '2', ...(pg ? { DATABASE_URL: pg.url } : {}) };
+  const env = await processState(t, 'berth-crash-');
   const acknowledged: Acknowledged[] = [];
   let kills = 0;
   let failedInFlight = 0;
@@ -124,7 +102,7 @@ test(`kill -9 at random moments during imports and pushes (${ROUNDS} rounds): ev
     await Promise.all(workers);
 
     const again = await spawnBerth(env);
-    if (pg) {
+    if (env.DATABASE_URL) {
       // the killed process's imports are failed by the next sweep after the instance timeout
       const deadline = Date.now() + 15_000;
       for (;;) {
@@ -141,14 +119,14 @@ test(`kill -9 at random moments during imports and pushes (${ROUNDS} rounds): ev
     t.deepEqual(lost, [], `round ${round}`);
     await again.stop();
 
-    const checked = await runFsck(env, false);
+    const checked = await runFsck(env);
     t.is(checked.code, 0, checked.stderr);
     t.true(checked.report.ok);
     t.deepEqual([checked.report.missing, checked.report.corrupt, checked.report.dangling], [[], [], []]);
     if (round === ROUNDS - 1) {
-      const repaired = await runFsck(env, true);
+      const repaired = await runFsck(env, ['--repair']);
       t.is(repaired.code, 0, repaired.stderr);
-      const after = await runFsck(env, false);
+      const after = await runFsck(env);
       t.deepEqual([after.report.orphan_files, after.report.stale_staging], [[], []]);
     }
   }

@@ -6,15 +6,11 @@
 // fsck finds nothing missing, corrupt or dangling. A kill keeps the page cache, so what this shows is
 // the order (no 201 before the commit, no commit before its blobs are stored); that the bytes are on
 // the disk by then is the fsyncs' part (services/commit.ts, README "Group commit").
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import test from 'ava';
 import { dirEntries, makeImage, sha256, tarOf } from './helpers/archives.js';
-import { spawnBerth } from './helpers/process.js';
-import { ADMIN_TOKEN, freshPostgres } from './helpers/server.js';
+import { processState, runFsck, spawnBerth } from './helpers/process.js';
+import { ADMIN_TOKEN } from './helpers/server.js';
 
 const ROUNDS = 3;
 const WORKERS = 8;
@@ -53,26 +49,9 @@ async function checkTag(url: string, repo: string, tag: string, expected?: Ackno
   return problems;
 }
 
-async function runFsck(env: Record<string, string>): Promise<{ code: number | null; report: any; stderr: string }> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('BERTH_')));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/fsck.ts'], { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { code, report: stdout.trim() ? JSON.parse(stdout) : undefined, stderr };
-}
-
 test(`kill -9 right after a 201 while ${WORKERS} imports run at once (${ROUNDS} rounds): every acknowledged import and every tag left reads back whole`, async (t) => {
   t.timeout(180_000);
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-durability-'));
-  const pg = process.env.BERTH_TEST_DATABASE_URL ? await freshPostgres(process.env.BERTH_TEST_DATABASE_URL) : undefined;
-  t.teardown(async () => {
-    await pg?.drop();
-    await fs.rm(dataDir, { recursive: true, force: true });
-  });
-  const env = { BERTH_DATA_DIR: dataDir, BERTH_INSTANCE_TIMEOUT_SECONDS: '2', ...(pg ? { DATABASE_URL: pg.url } : {}) };
+  const env = await processState(t, 'berth-durability-');
   const acknowledged: Acknowledged[] = [];
   const repos: string[] = [];
   let cut = 0;

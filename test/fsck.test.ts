@@ -1,23 +1,16 @@
 // `npm run fsck`: finds blobs missing or corrupt (naming the versions that use them), stray files in
 // the store and stale staging; `--repair` removes only the strays, orphans and stale staging, and
 // never a blob a version uses.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { dirEntries, hex, makeImage, tarOf } from './helpers/archives.js';
+import { runFsck } from './helpers/process.js';
 import { startBerth, type TestServer } from './helpers/server.js';
 
-async function runFsck(berth: TestServer, args: string[] = []): Promise<{ code: number | null; report: any; stderr: string }> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('BERTH_')));
-  const env = { ...inherited, BERTH_DATA_DIR: berth.dataDir, ...(berth.databaseUrl ? { DATABASE_URL: berth.databaseUrl } : {}) };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/fsck.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { code, report: stdout.trim() ? JSON.parse(stdout) : undefined, stderr };
+/** fsck on the data folder and database of a test server. */
+function runFsckOn(berth: TestServer, args: string[] = []): ReturnType<typeof runFsck> {
+  return runFsck({ BERTH_DATA_DIR: berth.dataDir, ...(berth.databaseUrl ? { DATABASE_URL: berth.databaseUrl } : {}) }, args);
 }
 
 const blobFile = (berth: TestServer, digest: string) => path.join(berth.dataDir, 'blobs', 'sha256', hex(digest).slice(0, 2), hex(digest));
@@ -30,13 +23,13 @@ test('fsck finds a missing and a corrupt blob, strays and stale staging; --repai
   t.is((await berth.importRaw(repo, await tarOf(dirEntries(image)), { tag: 'v1' })).status, 201);
   if (!berth.databaseUrl) {
     // with SQLite, fsck needs the data folder: it is refused while Berth runs
-    const refused = await runFsck(berth);
+    const refused = await runFsckOn(berth);
     t.is(refused.code, 2);
     t.regex(refused.stderr, /in use by another Berth process/);
   }
   await berth.server.close();
 
-  const clean = await runFsck(berth);
+  const clean = await runFsckOn(berth);
   t.is(clean.code, 0, clean.stderr);
   t.true(clean.report.ok);
   t.is(clean.report.blobs_checked, 5);
@@ -54,7 +47,7 @@ test('fsck finds a missing and a corrupt blob, strays and stale staging; --repai
   await fs.mkdir(path.join(berth.dataDir, 'staging', 'imports', '00000000-0000-4000-8000-000000000001'), { recursive: true });
   await fs.mkdir(path.join(berth.dataDir, 'staging', 'uploads', '00000000-0000-4000-8000-000000000002'), { recursive: true });
 
-  const found = await runFsck(berth);
+  const found = await runFsckOn(berth);
   t.is(found.code, 1);
   t.false(found.report.ok);
   t.deepEqual(found.report.missing.map((m: { digest: string }) => m.digest), [image.layerDigests[0]]);
@@ -64,11 +57,11 @@ test('fsck finds a missing and a corrupt blob, strays and stale staging; --repai
   t.true(found.report.orphan_files.includes(`blobs/sha256/${hex(orphanDigest).slice(0, 2)}/${hex(orphanDigest)}`));
   t.deepEqual(found.report.stale_staging.sort(), ['staging/imports/00000000-0000-4000-8000-000000000001', 'staging/uploads/00000000-0000-4000-8000-000000000002']);
 
-  const repaired = await runFsck(berth, ['--repair']);
+  const repaired = await runFsckOn(berth, ['--repair']);
   t.is(repaired.code, 1); // the missing and corrupt blobs are not repairable
   t.is(repaired.report.repaired.removed_staging, 2);
   t.is(repaired.report.repaired.removed_files, 2);
-  const after = await runFsck(berth);
+  const after = await runFsckOn(berth);
   t.deepEqual([after.report.orphan_files, after.report.stale_staging], [[], []]);
   t.is(after.report.corrupt.length, 1);
   t.is(after.report.missing.length, 1);

@@ -4,7 +4,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADMIN_TOKEN } from './server.js';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import type { ExecutionContext } from 'ava';
+import { ADMIN_TOKEN, freshPostgres } from './server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -96,4 +99,34 @@ export async function runBerthToExit(env: Record<string, string>, timeoutMs = 30
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Runs `src/fsck.ts` (what `npm run fsck` runs) as its own process on the data folder and database
+ * `env` names (BERTH_DATA_DIR, DATABASE_URL), none inherited from this process; its JSON report.
+ */
+export async function runFsck(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; report: any; stderr: string }> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'DATABASE_URL' && !k.startsWith('BERTH_')));
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/fsck.ts'), ...args], { cwd: ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { code, report: stdout.trim() ? JSON.parse(stdout) : undefined, stderr };
+}
+
+/**
+ * A data folder, and with BERTH_TEST_DATABASE_URL a fresh PostgreSQL database, for the Berth
+ * processes of one test (killed and restarted on the same state), both removed after it; the
+ * environment that points a process at them.
+ */
+export async function processState(t: ExecutionContext, prefix: string): Promise<Record<string, string>> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const pg = process.env.BERTH_TEST_DATABASE_URL ? await freshPostgres(process.env.BERTH_TEST_DATABASE_URL) : undefined;
+  t.teardown(async () => {
+    await pg?.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+  return { BERTH_DATA_DIR: dataDir, BERTH_INSTANCE_TIMEOUT_SECONDS: '2', ...(pg ? { DATABASE_URL: pg.url } : {}) };
 }
