@@ -1,5 +1,6 @@
 // Tags of repository versions, kept as intervals of versions like content.
 import { type At, type Q, inVersion, byteOrder } from './common.js';
+import { isPostgres } from './connect.js';
 import type { TagRow } from './rows.js';
 
 export async function listTags(q: Q, repositoryId: number, n: At): Promise<TagRow[]> {
@@ -10,10 +11,18 @@ export async function findTag(q: Q, repositoryId: number, n: At, name: string): 
   return inVersion(q<TagRow>('repository_tags').where({ repository_id: repositoryId, name }), n).first();
 }
 
+/**
+ * The tags version `n` added and removed, by name. Read through the (repository_id, version_added)
+ * and (repository_id, version_removed) indexes, so the cost is that of the change: ordered plainly by
+ * `name`, SQLite's planner walked `repository_tags_name` instead (every tag of the repository, in
+ * order, to skip a sort), which grew with the repository. `+name` (same value and collation) keeps
+ * that index out of the ORDER BY; PostgreSQL has no unary + on text and plans by its statistics.
+ */
 export async function tagChanges(q: Q, repositoryId: number, n: number): Promise<{ added: TagRow[]; removed: TagRow[] }> {
+  const byName = isPostgres(q) ? q.raw('??', ['name']) : q.raw('+??', ['name']);
   return {
-    added: await q<TagRow>('repository_tags').where({ repository_id: repositoryId, version_added: n }).orderBy('name'),
-    removed: await q<TagRow>('repository_tags').where({ repository_id: repositoryId, version_removed: n }).orderBy('name'),
+    added: await q<TagRow>('repository_tags').where({ repository_id: repositoryId, version_added: n }).orderByRaw(byName),
+    removed: await q<TagRow>('repository_tags').where({ repository_id: repositoryId, version_removed: n }).orderByRaw(byName),
   };
 }
 
