@@ -261,6 +261,11 @@ function ustarBlock(h: { name: string; type: 'file' | 'directory' | 'symlink'; s
   writeOctal(block, h.size, 124, 12);
   writeOctal(block, Math.max(0, Math.floor(h.mtime)), 136, 12);
   block[156] = { file: 0x30, symlink: 0x32, directory: 0x35 }[h.type];
+  return sealed(block);
+}
+
+/** Marks a header block ustar and writes its checksum (the sum of its bytes, the checksum field as spaces). */
+function sealed(block: Buffer): Buffer {
   block.write('ustar\x0000', 257, 8, 'latin1');
   block.fill(0x20, 148, 156);
   let sum = 0;
@@ -296,12 +301,7 @@ export function encodeHeader(h: { name: string; type: 'file' | 'directory' | 'sy
   writeOctal(paxHeader, pax.length, 124, 12);
   writeOctal(paxHeader, Math.max(0, Math.floor(h.mtime)), 136, 12);
   paxHeader[156] = 0x78; // 'x'
-  paxHeader.write('ustar\x0000', 257, 8, 'latin1');
-  paxHeader.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += paxHeader[i]!;
-  writeOctal(paxHeader, sum, 148, 7);
-  paxHeader[155] = 0x20;
+  sealed(paxHeader);
   const shortName = h.name.slice(-90).replace(/^[^/]*\//, '') || 'entry';
   const main = ustarBlock({ ...h, name: Buffer.byteLength(shortName) <= 100 ? shortName : 'entry', linkname: null, size: Math.min(h.size, 0o77777777777) })!;
   return Buffer.concat([paxHeader, pax, Buffer.alloc(padded(pax.length) - pax.length), main]);
