@@ -1,5 +1,6 @@
 // Row types as stored. Timestamps are ISO-8601 UTC strings so that both dialects sort them alike;
 // bigint columns come back from PostgreSQL as strings and are converted where read.
+import type { ImportReport } from '../core/report.js';
 
 export interface RepositoryRow {
   id: number;
@@ -43,20 +44,12 @@ export interface TagRow {
   version_removed: number | null;
 }
 
-export interface ImportRow {
-  id: string;
-  repository: string;
-  status: 'running' | 'completed' | 'failed';
-  format: string | null;
-  tag: string | null;
-  version: number | null;
+/** An import report as stored: its lists and error as JSON text, numbers as the driver gives them back. */
+export interface ImportRow extends Omit<ImportReport, 'new_version' | 'manifests' | 'blobs' | 'bytes_received' | 'error' | 'actor'> {
   new_version: boolean | number | null;
   manifests: string;
   blobs: string;
   bytes_received: number | string;
-  created_at: string;
-  finished_at: string | null;
-  duration_ms: number | null;
   error: string | null;
   instance_id: string | null;
   actor?: string | null;

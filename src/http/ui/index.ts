@@ -49,7 +49,8 @@ export interface UiRoute {
   action: Action;
   /** the param naming the repository the action is on */
   repository?: string;
-  handle(ctx: Context, p: Record<string, string>, session: UiSession): Promise<void>;
+  /** `form`: a POST's form fields, read and CSRF-checked before the handler runs (empty for a GET) */
+  handle(ctx: Context, p: Record<string, string>, session: UiSession, form: URLSearchParams): Promise<void>;
 }
 
 const isAdmin = (p: Principal): boolean => may(p, 'admin');
@@ -230,9 +231,7 @@ export function uiRoutes(s: Services, sessions: UiSessions): UiRoute[] {
       params: ['name'],
       action: 'push',
       repository: 'name',
-      handle: async (ctx, p, session) => {
-        const form = await readForm(ctx);
-        sessions.check(session, form.get('csrf') ?? undefined);
+      handle: async (ctx, p, session, form) => {
         const values = { tag: (form.get('tag') ?? '').trim(), digest: (form.get('digest') ?? '').trim() };
         await tagChange(s, ctx, session, p.name!, values, () => repos.putTag(s, p.name!, values.tag, values.digest, session.principal.name));
       },
@@ -245,9 +244,7 @@ export function uiRoutes(s: Services, sessions: UiSessions): UiRoute[] {
       params: ['name'],
       action: 'delete',
       repository: 'name',
-      handle: async (ctx, p, session) => {
-        const form = await readForm(ctx);
-        sessions.check(session, form.get('csrf') ?? undefined);
+      handle: async (ctx, p, session, form) => {
         const tag = form.get('tag') ?? '';
         await tagChange(s, ctx, session, p.name!, {}, () => repos.deleteTag(s, p.name!, tag, session.principal.name), tag);
       },
@@ -266,9 +263,7 @@ export function uiRoutes(s: Services, sessions: UiSessions): UiRoute[] {
       pattern: /^\/ui\/tokens$/,
       params: [],
       action: 'admin',
-      handle: async (ctx, _p, session) => {
-        const form = await readForm(ctx);
-        sessions.check(session, form.get('csrf') ?? undefined);
+      handle: async (ctx, _p, session, form) => {
         const values = { name: form.get('name') ?? '', scopes: form.get('scopes') ?? '', expires: form.get('expires') ?? '' };
         try {
           const expires = values.expires.trim();
@@ -295,8 +290,7 @@ export function uiRoutes(s: Services, sessions: UiSessions): UiRoute[] {
       pattern: /^\/ui\/tokens\/(\d{1,9})\/revoke$/,
       params: ['id'],
       action: 'admin',
-      handle: async (ctx, p, session) => {
-        sessions.check(session, (await readForm(ctx)).get('csrf') ?? undefined);
+      handle: async (ctx, p) => {
         await tokens.revokeToken(s, p.id!);
         ctx.redirect('/ui/tokens');
         ctx.status = 303;
@@ -308,8 +302,7 @@ export function uiRoutes(s: Services, sessions: UiSessions): UiRoute[] {
       pattern: /^\/ui\/sign-out$/,
       params: [],
       action: 'pull',
-      handle: async (ctx, _p, session) => {
-        sessions.check(session, (await readForm(ctx)).get('csrf') ?? undefined);
+      handle: async (ctx) => {
         sessions.signOut(ctx);
         ctx.redirect('/ui/sign-in');
         ctx.status = 303;
@@ -480,7 +473,13 @@ export function uiStack(s: Services, sessions: UiSessions) {
       });
       const session = ctx.state.uiSessionRead as UiSession;
       authorize(ctx, route.action, route.repository !== undefined ? values[route.repository] : undefined);
-      await route.handle(ctx, values, session);
+      // Every change is a form POST carrying the session's CSRF token, checked here once for all of them.
+      let form = new URLSearchParams();
+      if (route.method === 'POST') {
+        form = await readForm(ctx);
+        sessions.check(session, form.get('csrf') ?? undefined);
+      }
+      await route.handle(ctx, values, session, form);
     });
   }
   const signIn = signInRoutes(sessions);
