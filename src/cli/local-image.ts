@@ -12,12 +12,11 @@
 // - a gzip-compressed tar: it must be decompressed to be read at all, and cannot be seeked, so it is
 //   read twice: a scan (through the server's own reader) to list and plan it, and a second pass that
 //   filters its entries into the upload.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import type { Hash } from 'node:crypto';
+import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type tar from 'tar-stream';
 import { claimOf, layerDiffIdClaims, parseEntries } from '../archive/formats/docker-archive.js';
 import { pickReader } from '../archive/formats/index.js';
@@ -88,6 +87,21 @@ export class LocalInputError extends Error {
   }
 }
 
+/**
+ * A sha256 hash. node:crypto (and, below, node:stream/promises and node:zlib) load when first needed,
+ * not with the CLI: for a folder or a tarball that is after the preflight went out, while the
+ * server answers it.
+ */
+async function sha256(): Promise<Hash> {
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256');
+}
+
+async function pipeline(...streams: Parameters<typeof import('node:stream/promises').pipeline>): Promise<void> {
+  const { pipeline: run } = await import('node:stream/promises');
+  return run(...streams);
+}
+
 /** Reads `length` bytes at `position` of an open file; fewer only at its end. */
 async function readAt(handle: fs.FileHandle, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
@@ -106,7 +120,7 @@ function changed(input: string, file: string): LocalInputError {
 
 /** The sha256 of `length` bytes of `file` from `position`, read through one buffer; fails when the file has fewer. */
 async function sha256Of(file: string, position: number, length: number, input: string): Promise<{ digest: Digest; size: number }> {
-  const hash = createHash('sha256');
+  const hash = await sha256();
   const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(length, 1)));
   const handle = await fs.open(file, 'r');
   try {
@@ -212,7 +226,7 @@ class LocalSink implements BlobSink {
 
   /** An entry of a gzip archive as it streams by: counted (claimed) or hashed, kept in memory when small. */
   async stage(source: Readable, claimed?: Digest): Promise<ReceivedBlob> {
-    const hash = claimed ? undefined : createHash('sha256');
+    const hash = claimed ? undefined : await sha256();
     const chunks: Buffer[] = [];
     let size = 0;
     await pipeline(
@@ -243,8 +257,8 @@ class LocalSink implements BlobSink {
   }
 
   /** Bytes a reader made itself (a docker-archive's manifest). */
-  stageBytes(bytes: Buffer): ReceivedBlob {
-    const blob: ReceivedBlob = { digest: digestFromHex(createHash('sha256').update(bytes).digest('hex')), size: bytes.length };
+  async stageBytes(bytes: Buffer): Promise<ReceivedBlob> {
+    const blob: ReceivedBlob = { digest: digestFromHex((await sha256()).update(bytes).digest('hex')), size: bytes.length };
     this.origins.set(blob, { kind: 'kept', bytes });
     return blob;
   }
@@ -279,9 +293,13 @@ async function readEntry(file: string, entry: LocalEntry, limit: number): Promis
   }
 }
 
-async function statInput(input: string): Promise<import('node:fs').Stats> {
+// Listing the image (the input's stat, a folder's walk, an archive's headers) uses the synchronous
+// calls: nothing else is in flight yet (the preflight waits for the listing), and one small read or
+// stat at a time through libuv's thread pool cost a round trip each.
+
+function statInput(input: string): Stats {
   try {
-    return await fs.stat(input);
+    return statSync(input);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT') throw new LocalInputError(`${input}: no such file or folder`);
@@ -291,39 +309,51 @@ async function statInput(input: string): Promise<import('node:fs').Stats> {
 }
 
 /** The files, folders and links under `root`, by posix name relative to it, in a stable order. */
-async function walk(root: string, rel = ''): Promise<LocalEntry[]> {
+function walk(root: string, rel = ''): LocalEntry[] {
   const out: LocalEntry[] = [];
-  const names = (await fs.readdir(path.join(root, rel))).sort();
+  const names = readdirSync(path.join(root, rel)).sort();
   for (const n of names) {
     const name = rel === '' ? n : `${rel}/${n}`;
     const full = path.join(root, name);
-    const stat = await fs.lstat(full);
+    const stat = lstatSync(full);
     const type = stat.isDirectory() ? 'directory' : stat.isFile() ? 'file' : stat.isSymbolicLink() ? 'symlink' : 'other';
     out.push({
       name,
       type,
-      linkname: type === 'symlink' ? await fs.readlink(full) : null,
+      linkname: type === 'symlink' ? readlinkSync(full) : null,
       size: type === 'file' ? stat.size : 0,
       mode: type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644,
       mtime: Math.floor(stat.mtimeMs / 1000),
       file: full,
     });
-    if (type === 'directory') out.push(...(await walk(root, name)));
+    if (type === 'directory') out.push(...walk(root, name));
   }
   return out;
 }
 
+/** `length` bytes at `position` of an open file (fewer only at its end), read at once. */
+function readAtSync(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const n = readSync(fd, buf, filled, length - filled, position + filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  return buf.subarray(0, filled);
+}
+
 /** The entries of an uncompressed tar, by its headers alone. */
 async function indexArchive(file: string, size: number): Promise<LocalEntry[]> {
-  const handle = await fs.open(file, 'r');
+  const fd = openSync(file, 'r');
   try {
     const out: LocalEntry[] = [];
-    for await (const e of indexTar((position, length) => readAt(handle, position, length), size)) {
+    for await (const e of indexTar(async (position, length) => readAtSync(fd, position, length), size)) {
       out.push({ name: e.name, type: e.type, linkname: e.linkname, size: e.size, mode: e.mode, mtime: e.mtime, range: { start: e.start, offset: e.offset, end: e.end } });
     }
     return out;
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -362,13 +392,13 @@ function normalize(name: string): string {
   return name.split('/').filter((p) => p !== '' && p !== '.').join('/');
 }
 
-async function isGzip(file: string): Promise<boolean> {
-  const handle = await fs.open(file, 'r');
+function isGzip(file: string): boolean {
+  const fd = openSync(file, 'r');
   try {
-    const head = await readAt(handle, 0, 2);
+    const head = readAtSync(fd, 0, 2);
     return head[0] === 0x1f && head[1] === 0x8b;
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -423,16 +453,16 @@ export interface ReadOptions {
  * or not) into the plan the server would make of it. Bad content is the server's BerthError codes.
  */
 export async function readLocalImage(input: string, opts: ReadOptions): Promise<LocalImage> {
-  const stat = await statInput(input);
+  const stat = statInput(input);
   const sink = new LocalSink((name, limit) => rescanEntry(input, name, limit));
   let listing: ArchiveListing;
   let kind: LocalImage['kind'];
   let entries: LocalEntry[] = [];
   let claims = new Map<string, Digest>();
   let keep = new Set<string>();
-  if (stat.isDirectory() || (stat.isFile() && !(await isGzip(input)))) {
+  if (stat.isDirectory() || (stat.isFile() && !isGzip(input))) {
     kind = stat.isDirectory() ? 'directory' : 'archive';
-    entries = kind === 'directory' ? await walk(input) : await indexArchive(input, stat.size);
+    entries = kind === 'directory' ? walk(input) : await indexArchive(input, stat.size);
     const fileOf = (e: LocalEntry) => e.file ?? input;
     // Which regular file each normalized name is (a duplicate or unsafe name: the listing below refuses it).
     const files = new Map<string, LocalEntry>();
@@ -502,7 +532,7 @@ export async function readLocalImage(input: string, opts: ReadOptions): Promise<
       if (bytes.length > MAX_MANIFEST_BYTES) throw new BerthError('MANIFEST_INVALID', 'manifest is larger than 4 MiB', { entry: where, limit: MAX_MANIFEST_BYTES });
       return bytes;
     },
-    stageBytes: async (bytes) => sink.stageBytes(bytes),
+    stageBytes: (bytes) => sink.stageBytes(bytes),
     repositoryBlob: opts.repositoryBlob,
   });
   if (reader.format !== 'docker-archive') {
