@@ -17,6 +17,7 @@ import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readlink
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type tar from 'tar-stream';
 import { claimOf, layerDiffIdClaims, parseEntries } from '../archive/formats/docker-archive.js';
 import { pickReader } from '../archive/formats/index.js';
@@ -88,18 +89,12 @@ export class LocalInputError extends Error {
 }
 
 /**
- * A sha256 hash. node:crypto (and, below, node:stream/promises and node:zlib) load when first needed,
- * not with the CLI: for a folder or a tarball that is after the preflight went out, while the
- * server answers it.
+ * A sha256 hash. node:crypto (a few ms to load) loads when first needed, not with the CLI: for a
+ * folder or a tarball that is after the preflight went out, while the server answers it.
  */
 async function sha256(): Promise<Hash> {
   const { createHash } = await import('node:crypto');
   return createHash('sha256');
-}
-
-async function pipeline(...streams: Parameters<typeof import('node:stream/promises').pipeline>): Promise<void> {
-  const { pipeline: run } = await import('node:stream/promises');
-  return run(...streams);
 }
 
 /** Reads `length` bytes at `position` of an open file; fewer only at its end. */
