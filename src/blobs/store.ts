@@ -465,9 +465,10 @@ export class BlobStore {
     );
   }
 
-  async createStagingArea(kind: StagingKind, id: string): Promise<StagingArea> {
+  /** `headroomChecked`: the caller has just run ensureHeadroom itself. */
+  async createStagingArea(kind: StagingKind, id: string, opts: { headroomChecked?: boolean } = {}): Promise<StagingArea> {
     if (!STAGING_ID.test(id)) throw new Error('staging ids are UUIDs');
-    await this.ensureHeadroom();
+    if (!opts.headroomChecked) await this.ensureHeadroom();
     const dir = path.join(this.stagingDirs[kind], id);
     await fs.mkdir(dir, { recursive: true });
     return new StagingArea(this, dir);
@@ -573,7 +574,7 @@ export class StagingArea {
   /** fsyncs still running or done, by staged file; each settles to its failure (undefined when none) */
   private readonly flushes = new Map<string, Promise<unknown>>();
   /** moves into the store still running, by blob */
-  private readonly moving = new Map<StagedBlob, Promise<void>>();
+  private readonly moving = new Map<StagedBlob, Promise<boolean>>();
   /** every blob staged here, by the handle stage() returned (callers hold it as archive/'s ReceivedBlob) */
   private readonly staged = new Map<object, StagedBlob>();
 
@@ -699,11 +700,15 @@ export class StagingArea {
    * Moves staged blobs into the store (atomic renames) and starts the fsyncs of the folders they
    * entered; `durable` settles once every name is on the disk. A blob the store already holds (a
    * pinned one, or a small one such as a manifest sent again) only drops its staged copy; its folder
-   * is fsynced all the same, in case the process that stored it has not finished its own fsync yet.
+   * is fsynced all the same, in case the process that stored it has not finished its own fsync yet,
+   * unless `committed(digest)` says a committed row names it (its commit waited for that fsync).
    * Callers hold the blob-store lock (lockBlobStoreShared in db/blobs.ts), so orphan cleanup cannot
    * take a stored one meanwhile, and must not count a blob as stored before `durable` settles.
    */
-  async moveIn(received: ReadonlyArray<{ digest: Digest; size: number }>): Promise<{ durable: Promise<void> }> {
+  async moveIn(
+    received: ReadonlyArray<{ digest: Digest; size: number }>,
+    committed: (digest: Digest) => boolean = () => false,
+  ): Promise<{ durable: Promise<void> }> {
     const folders = new Set<string>();
     await Promise.all(
       received.map((r) => {
@@ -711,29 +716,30 @@ export class StagingArea {
         // one move per blob: a second caller (a failed import holding its whole blobs) waits for the first
         const moving = this.moving.get(blob) ?? this.moveOne(blob, folders).finally(() => this.moving.delete(blob));
         this.moving.set(blob, moving);
-        return moving.then(() => folders.add(path.dirname(blob.file)));
+        return moving.then((moved) => {
+          if (moved || !committed(blob.digest)) folders.add(path.dirname(blob.file));
+        });
       }),
     );
-    const durable = this.store.syncFolders(folders);
+    const durable = folders.size > 0 ? this.store.syncFolders(folders) : Promise.resolve();
     durable.catch(() => undefined); // awaited by the caller; never unhandled meanwhile
     return { durable };
   }
 
-  private async moveOne(blob: StagedBlob, folders: Set<string>): Promise<void> {
+  /** True when this call renamed the blob into the store; false when the store held it already. */
+  private async moveOne(blob: StagedBlob, folders: Set<string>): Promise<boolean> {
     if (blob.committed) {
       // moved in by an earlier attempt of the same commit, whose fsync this one must not outrun
       if (!this.store.holds(blob.digest)) throw new Error(`blob ${blob.digest} left the store between two attempts of its commit`);
-      folders.add(path.dirname(blob.file));
-      return;
+      return true;
     }
     const target = this.store.blobPath(blob.digest);
     const parent = path.dirname(target);
-    folders.add(parent);
     if (this.store.holds(blob.digest)) {
       if (!blob.bytes || blob.written) await fs.rm(blob.file, { force: true });
       blob.file = target;
       blob.committed = true;
-      return;
+      return false;
     }
     await this.makeDurable(blob);
     try {
@@ -750,6 +756,7 @@ export class StagingArea {
     }
     blob.file = target;
     blob.committed = true;
+    return true;
   }
 
   /** Moves one staged blob into the store and waits until it is durable there (see moveIn). */
