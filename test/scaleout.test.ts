@@ -387,7 +387,8 @@ pgOnly(
       const entries = await fs.readdir(path.join(dataDir, 'staging', 'imports'));
       return entries.length === 1 ? entries : undefined;
     });
-    t.is((await api(survivor.url, 'GET', `/api/v1/imports/${id}`)).body.status, 'running');
+    // an upload shows as running once it has lasted RUNNING_REPORT_AFTER_MS (services/report-row.ts)
+    await until('the report to show running', async () => ((await api(survivor.url, 'GET', `/api/v1/imports/${id}`)).body.status === 'running' ? true : undefined));
     const killedAt = Date.now();
     process.kill(victim.pid, 'SIGKILL');
 
