@@ -189,6 +189,10 @@ async function syncedFile(file: string, flags: 'wx' | 'r', bytes: Buffer | undef
   }
 }
 
+function digestInvalid(claimed: Digest, actual: Digest): BerthError {
+  return new BerthError('DIGEST_INVALID', 'blob bytes do not hash to the digest in its name', { expected: claimed, actual });
+}
+
 /** fsyncs and closes a staged file; settles to the failure it met (undefined when none), never rejects. */
 async function flush(handle: fs.FileHandle): Promise<unknown> {
   let failure: unknown;
@@ -600,15 +604,6 @@ export class StagingArea {
   async stage(source: Readable, claimed?: Digest, options: StageOptions = {}): Promise<StagedBlob> {
     if (this.aborted) throw new Error('staging area was aborted');
     const file = path.join(this.dir, String(this.counter++));
-    if (claimed && (await this.pin(claimed, file))) {
-      const sink = new HashingFileSink(null);
-      await pipeline(source, sink);
-      const digest = digestFromHex(sink.hash.digest('hex'));
-      if (digest !== claimed) {
-        throw new BerthError('DIGEST_INVALID', 'blob bytes do not hash to the digest in its name', { expected: claimed, actual: digest });
-      }
-      return this.keep({ digest, size: sink.size, file, alreadyStored: true, committed: false });
-    }
     const expected = options.expectedSize;
     if (expected !== undefined && expected <= SMALL_BLOB_BYTES && this.inMemory + expected <= STAGING_MEMORY_BYTES) {
       this.inMemory += expected;
@@ -622,7 +617,19 @@ export class StagingArea {
         hash.update(chunk);
         chunks.push(chunk);
       }
-      return this.keep({ digest: digestFromHex(hash.digest('hex')), size, file, alreadyStored: false, committed: false, bytes: Buffer.concat(chunks) });
+      const digest = digestFromHex(hash.digest('hex'));
+      // the same check as a pinned blob's below (the store holds what the name claims)
+      if (claimed && digest !== claimed && this.store.holds(claimed)) throw digestInvalid(claimed, digest);
+      return this.keep({ digest, size, file, alreadyStored: false, committed: false, bytes: Buffer.concat(chunks) });
+    }
+    // A small blob is kept in memory above, so it needs no pin: should orphan cleanup remove its stored
+    // copy meanwhile, the commit writes it out again from memory.
+    if (claimed && (await this.pin(claimed, file))) {
+      const sink = new HashingFileSink(null);
+      await pipeline(source, sink);
+      const digest = digestFromHex(sink.hash.digest('hex'));
+      if (digest !== claimed) throw digestInvalid(claimed, digest);
+      return this.keep({ digest, size: sink.size, file, alreadyStored: true, committed: false });
     }
     const handle = await fs.open(file, 'wx', 0o644).catch((err: unknown) => {
       throw storageError(err);
