@@ -609,4 +609,42 @@ test.serial('bin/berth.js runs the compiled CLI when dist/ is at least as new as
   const later = new Date(Date.now() + 5000);
   await fs.utimes(path.join(root, 'src', 'cli', 'main.ts'), later, later);
   t.is(await which(), 'source', 'a source edited after the build');
+
+  // With the build's list of its sources (dist/cli/berth.inputs.json), only those are compared.
+  await fs.writeFile(path.join(root, 'src', 'server.ts'), '');
+  await fs.utimes(path.join(root, 'src', 'server.ts'), later, later);
+  const built = new Date(Date.now() + 10_000);
+  await fs.writeFile(path.join(root, 'dist', 'cli', 'berth.inputs.json'), JSON.stringify(['src/cli/main.ts']));
+  await fs.utimes(path.join(root, 'dist', 'cli', 'berth.mjs'), built, built);
+  t.is(await which(), 'compiled', 'a newer file the CLI is not built from');
+  const latest = new Date(Date.now() + 15_000);
+  await fs.utimes(path.join(root, 'src', 'cli', 'main.ts'), latest, latest);
+  t.is(await which(), 'source', 'a listed source edited after the build');
+  await fs.writeFile(path.join(root, 'dist', 'cli', 'berth.inputs.json'), JSON.stringify(['src/cli/gone.ts']));
+  t.is(await which(), 'source', 'a listed source gone');
+});
+
+test('the command line: --version, --help, and a bad command line exits 2 with one line', async (t) => {
+  const version = await berth(['--version']);
+  t.is(version.code, 0);
+  t.is(version.stdout, `${(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+  const help = await berth(['push', '--help']);
+  t.is(help.code, 0);
+  t.regex(help.stdout, /^Usage: berth push\|import \[options\] <image> <destination>\n/);
+  t.regex(help.stdout, /--create/);
+  const none = await berth([]);
+  t.is(none.code, 2);
+  t.regex(none.stderr, /^Usage: berth/);
+  for (const [args, message] of [
+    [['push', 'app.tar'], "missing required argument 'destination'"],
+    [['push', '--jsn', 'app.tar', 'localhost/a'], "unknown option '--jsn'"],
+    [['pull', 'x'], "unknown command 'pull'"],
+    [['reports', '--status', 'done'], "option '--status <status>' argument 'done' is invalid"],
+    [['report', 'a', 'b'], "too many arguments for 'report'"],
+  ] as const) {
+    const run = await berth([...args], withToken);
+    t.is(run.code, 2, args.join(' '));
+    t.true(run.stderr.startsWith(`berth: ${message}`), run.stderr);
+    assertOneLine(t, run);
+  }
 });

@@ -1,8 +1,6 @@
 // Berth's HTTP API as the CLI speaks it: JSON calls and one streamed upload, with every failure turned
 // into a CliError (its exit code and one line) — never a stack trace.
 import http from 'node:http';
-import https from 'node:https';
-import type { Readable } from 'node:stream';
 import type { ImportReport } from '../core/report.js';
 import { CliError, EXIT } from './errors.js';
 
@@ -47,9 +45,10 @@ export class BerthClient {
     private readonly token: string,
   ) {}
 
-  private request(method: string, pathname: string, headers: Record<string, string>): http.ClientRequest {
+  private async request(method: string, pathname: string, headers: Record<string, string>): Promise<http.ClientRequest> {
     const url = new URL(pathname, this.baseUrl);
-    const lib = url.protocol === 'https:' ? https : http;
+    // https (and TLS under it) loads only for an https server: a local one does not pay for it.
+    const lib = url.protocol === 'https:' ? (await import('node:https')).default : http;
     return lib.request(url, { method, headers: { Authorization: `Bearer ${this.token}`, Accept: 'application/json', ...headers } });
   }
 
@@ -75,8 +74,8 @@ export class BerthClient {
   async json<T>(method: string, pathname: string, what: string, body?: unknown): Promise<T> {
     const url = new URL(pathname, this.baseUrl);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = await this.request(method, pathname, payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {});
     const answer = await new Promise<Answer>((resolve, reject) => {
-      const req = this.request(method, pathname, payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {});
       req.on('error', (err) => reject(networkError(err, url)));
       req.on('response', (res) => BerthClient.readAnswer(res).then(resolve, (err: unknown) => reject(networkError(err, url))));
       req.end(payload);
@@ -91,13 +90,14 @@ export class BerthClient {
 
   /**
    * Streams an archive body of `opts.length` bytes (undefined: not known, sent chunked) into an import of
-   * `repository`, creating it first when `opts.create` and it does not exist. `onSent` is told each
-   * chunk's size as it is handed to the socket. Answers the completed report; throws with the failed one.
+   * `repository`, creating it first when `opts.create` and it does not exist. Each chunk is handed back
+   * through `body.recycle` once the socket has taken it, and `onSent` told its size. Answers the
+   * completed report; throws with the failed one.
    */
   async importTar(
     repository: string,
     tag: string | undefined,
-    body: Readable,
+    body: { chunks: AsyncIterable<Buffer>; recycle: (chunk: Buffer) => void },
     opts: { length: number | undefined; contentType: string; create: boolean },
     onSent: (n: number) => void,
   ): Promise<ImportReport> {
@@ -108,39 +108,58 @@ export class BerthClient {
     const url = new URL(pathname, this.baseUrl);
     const what = `push ${repository}${tag === undefined ? '' : `:${tag}`}`;
     let sent = 0;
+    // The length, when known up front, goes ahead as curl sends it; otherwise the body is chunked.
+    const { length } = opts;
+    const req = await this.request('POST', pathname, { 'Content-Type': opts.contentType, ...(length === undefined ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(length) }) });
     const answer = await new Promise<Answer>((resolve, reject) => {
-      // The length, when known up front, goes ahead as curl sends it; otherwise the body is chunked.
-      const { length } = opts;
-      const req = this.request('POST', pathname, { 'Content-Type': opts.contentType, ...(length === undefined ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(length) }) });
       let answered = false;
       let failed = false;
+      /** wakes the sender waiting for the socket to drain, when the request ends otherwise */
+      let wake: (() => void) | undefined;
       const fail = (err: unknown) => {
         if (answered || failed) return;
         failed = true;
-        body.destroy();
+        wake?.();
         req.destroy();
         reject(err instanceof CliError ? err : networkError(err, url, sent));
       };
       req.on('error', fail);
       req.on('response', (res) => {
-        answered = true;
         // The server answered before the body ended (it refused the upload): stop sending.
-        body.unpipe(req);
-        body.destroy();
+        answered = true;
+        wake?.();
         BerthClient.readAnswer(res).then(resolve, (err: unknown) => {
           answered = false;
           fail(err);
         });
       });
-      body.on('data', (chunk: Buffer) => {
-        sent += chunk.length;
-        onSent(chunk.length);
-      });
-      body.on('error', (err) => {
+      const drained = () =>
+        new Promise<void>((go) => {
+          wake = () => {
+            req.off('drain', wake!);
+            wake = undefined;
+            go();
+          };
+          req.on('drain', wake);
+        });
+      (async () => {
+        for await (const chunk of body.chunks) {
+          if (answered || failed) break;
+          const n = chunk.length;
+          const more = req.write(chunk, (err) => {
+            if (!err) {
+              sent += n;
+              onSent(n);
+            }
+            body.recycle(chunk);
+          });
+          if (!more) await drained();
+        }
+        if (!answered && !failed) req.end();
+      })().catch((err: unknown) => {
         // A local read error: a CliError from the reader, or the file system's own.
         if (!answered) fail(err instanceof CliError ? err : toLocalError(err));
       });
-      body.pipe(req);
     });
     if (answer.status === 201) return answer.body as ImportReport;
     throw serverError(answer, what);

@@ -12,13 +12,12 @@
 // - a gzip-compressed tar: it must be decompressed to be read at all, and cannot be seeked, so it is
 //   read twice: a scan (through the server's own reader) to list and plan it, and a second pass that
 //   filters its entries into the upload.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import type { Hash } from 'node:crypto';
+import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import type tar from 'tar-stream';
 import { claimOf, layerDiffIdClaims, parseEntries } from '../archive/formats/docker-archive.js';
 import { pickReader } from '../archive/formats/index.js';
@@ -30,6 +29,7 @@ import { BLOCK, encodeHeader, END_OF_ARCHIVE, type IndexedEntry, indexTar, paddi
 import { type Digest, digestFromHex } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.js';
 import { BerthError } from '../errors.js';
+import { mark } from './timing.js';
 
 /** Read size for file content: large reads, large socket writes. */
 const CHUNK = 1024 * 1024;
@@ -88,20 +88,13 @@ export class LocalInputError extends Error {
   }
 }
 
-async function sha256Of(source: Readable): Promise<{ digest: Digest; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  await pipeline(
-    source,
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done();
-      },
-    }),
-  );
-  return { digest: digestFromHex(hash.digest('hex')), size };
+/**
+ * A sha256 hash. node:crypto (a few ms to load) loads when first needed, not with the CLI: for a
+ * folder or a tarball that is after the preflight went out, while the server answers it.
+ */
+async function sha256(): Promise<Hash> {
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256');
 }
 
 /** Reads `length` bytes at `position` of an open file; fewer only at its end. */
@@ -116,25 +109,106 @@ async function readAt(handle: fs.FileHandle, position: number, length: number): 
   return buf.subarray(0, filled);
 }
 
-/**
- * `length` bytes of `file` from `position`, in large chunks; fails when the file has fewer (it
- * changed since it was listed).
- */
-async function* bytesOf(file: string, position: number, length: number, input: string): AsyncGenerator<Buffer> {
+function changed(input: string, file: string): LocalInputError {
+  return new LocalInputError(`${input}: ${file === input ? '' : `${path.relative(input, file)} `}changed while it was read (shorter than it was)`);
+}
+
+/** The sha256 of `length` bytes of `file` from `position`, read through one buffer; fails when the file has fewer. */
+async function sha256Of(file: string, position: number, length: number, input: string): Promise<{ digest: Digest; size: number }> {
+  const hash = await sha256();
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(length, 1)));
   const handle = await fs.open(file, 'r');
   try {
-    let done = 0;
-    while (done < length) {
-      const want = Math.min(CHUNK, length - done);
-      const buf = Buffer.allocUnsafe(want);
-      const { bytesRead } = await handle.read(buf, 0, want, position + done);
-      if (bytesRead === 0) throw new LocalInputError(`${input}: ${file === input ? '' : `${path.relative(input, file)} `}changed while it was read (shorter than it was)`);
+    for (let done = 0; done < length; ) {
+      const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, length - done), position + done);
+      if (bytesRead === 0) throw changed(input, file);
+      hash.update(buf.subarray(0, bytesRead));
       done += bytesRead;
-      yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
     }
   } finally {
     await handle.close();
   }
+  return { digest: digestFromHex(hash.digest('hex')), size: length };
+}
+
+/**
+ * The read buffers of an upload: bytes are read into one, written to the socket, and the buffer comes
+ * back (`give`) once the socket has taken them, to be read into again. A fresh 1 MiB buffer per chunk
+ * cost the CLI page faults and garbage collections, more CPU than the copies themselves, on a machine
+ * where the server needs every core it can get.
+ */
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  private readonly waiting: Array<(buf: Buffer) => void> = [];
+  private readonly all = new Map<ArrayBufferLike, Buffer>();
+
+  constructor(count: number, size: number) {
+    for (let i = 0; i < count; i++) {
+      const buf = Buffer.allocUnsafeSlow(size);
+      this.all.set(buf.buffer, buf);
+      this.free.push(buf);
+    }
+  }
+
+  take(): Promise<Buffer> {
+    const buf = this.free.pop();
+    return buf ? Promise.resolve(buf) : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** A chunk (or a part of one) this pool handed out, whose bytes are no longer needed. */
+  give(chunk: Buffer): void {
+    const buf = this.all.get(chunk.buffer);
+    if (!buf) return;
+    const next = this.waiting.shift();
+    if (next) next(buf);
+    else this.free.push(buf);
+  }
+}
+
+/** A piece of an upload: bytes in memory (a tar header, padding), or a range of a file. */
+type Piece = Buffer | { file: string; position: number; length: number };
+
+/**
+ * The pieces, in order, as full buffers of the pool (the last one shorter): small pieces are copied
+ * in, file ranges read straight into them. Fails when a file has fewer bytes than its range.
+ */
+async function* pooled(pool: BufferPool, pieces: Iterable<Piece>, input: string): AsyncGenerator<Buffer> {
+  let buf = await pool.take();
+  let used = 0;
+  for (const piece of pieces) {
+    if (Buffer.isBuffer(piece)) {
+      for (let from = 0; from < piece.length; ) {
+        const n = piece.copy(buf, used, from);
+        from += n;
+        used += n;
+        if (used === buf.length) {
+          yield buf;
+          buf = await pool.take();
+          used = 0;
+        }
+      }
+      continue;
+    }
+    if (piece.length === 0) continue;
+    const handle = await fs.open(piece.file, 'r');
+    try {
+      for (let done = 0; done < piece.length; ) {
+        const { bytesRead } = await handle.read(buf, used, Math.min(buf.length - used, piece.length - done), piece.position + done);
+        if (bytesRead === 0) throw changed(input, piece.file);
+        done += bytesRead;
+        used += bytesRead;
+        if (used === buf.length) {
+          yield buf;
+          buf = await pool.take();
+          used = 0;
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  if (used > 0) yield buf.subarray(0, used);
+  else pool.give(buf);
 }
 
 /** Where the bytes of a blob the listing holds are, for readers asking for a manifest or config. */
@@ -147,7 +221,7 @@ class LocalSink implements BlobSink {
 
   /** An entry of a gzip archive as it streams by: counted (claimed) or hashed, kept in memory when small. */
   async stage(source: Readable, claimed?: Digest): Promise<ReceivedBlob> {
-    const hash = claimed ? undefined : createHash('sha256');
+    const hash = claimed ? undefined : await sha256();
     const chunks: Buffer[] = [];
     let size = 0;
     await pipeline(
@@ -172,14 +246,14 @@ class LocalSink implements BlobSink {
   /** A file of a folder or an entry of an uncompressed archive: its claim, or its hash. */
   async stageEntry(entry: LocalEntry, file: string, input: string, claimed: Digest | undefined): Promise<ReceivedBlob> {
     const position = entry.range?.offset ?? 0;
-    const blob: ReceivedBlob = claimed ? { digest: claimed, size: entry.size } : await sha256Of(Readable.from(bytesOf(file, position, entry.size, input)));
+    const blob: ReceivedBlob = claimed ? { digest: claimed, size: entry.size } : await sha256Of(file, position, entry.size, input);
     this.origins.set(blob, { kind: 'entry', entry, file });
     return blob;
   }
 
   /** Bytes a reader made itself (a docker-archive's manifest). */
-  stageBytes(bytes: Buffer): ReceivedBlob {
-    const blob: ReceivedBlob = { digest: digestFromHex(createHash('sha256').update(bytes).digest('hex')), size: bytes.length };
+  async stageBytes(bytes: Buffer): Promise<ReceivedBlob> {
+    const blob: ReceivedBlob = { digest: digestFromHex((await sha256()).update(bytes).digest('hex')), size: bytes.length };
     this.origins.set(blob, { kind: 'kept', bytes });
     return blob;
   }
@@ -214,9 +288,13 @@ async function readEntry(file: string, entry: LocalEntry, limit: number): Promis
   }
 }
 
-async function statInput(input: string): Promise<import('node:fs').Stats> {
+// Listing the image (the input's stat, a folder's walk, an archive's headers) uses the synchronous
+// calls: nothing else is in flight yet (the preflight waits for the listing), and one small read or
+// stat at a time through libuv's thread pool cost a round trip each.
+
+function statInput(input: string): Stats {
   try {
-    return await fs.stat(input);
+    return statSync(input);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT') throw new LocalInputError(`${input}: no such file or folder`);
@@ -226,44 +304,57 @@ async function statInput(input: string): Promise<import('node:fs').Stats> {
 }
 
 /** The files, folders and links under `root`, by posix name relative to it, in a stable order. */
-async function walk(root: string, rel = ''): Promise<LocalEntry[]> {
+function walk(root: string, rel = ''): LocalEntry[] {
   const out: LocalEntry[] = [];
-  const names = (await fs.readdir(path.join(root, rel))).sort();
+  const names = readdirSync(path.join(root, rel)).sort();
   for (const n of names) {
     const name = rel === '' ? n : `${rel}/${n}`;
     const full = path.join(root, name);
-    const stat = await fs.lstat(full);
+    const stat = lstatSync(full);
     const type = stat.isDirectory() ? 'directory' : stat.isFile() ? 'file' : stat.isSymbolicLink() ? 'symlink' : 'other';
     out.push({
       name,
       type,
-      linkname: type === 'symlink' ? await fs.readlink(full) : null,
+      linkname: type === 'symlink' ? readlinkSync(full) : null,
       size: type === 'file' ? stat.size : 0,
       mode: type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644,
       mtime: Math.floor(stat.mtimeMs / 1000),
       file: full,
     });
-    if (type === 'directory') out.push(...(await walk(root, name)));
+    if (type === 'directory') out.push(...walk(root, name));
   }
   return out;
 }
 
+/** `length` bytes at `position` of an open file (fewer only at its end), read at once. */
+function readAtSync(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const n = readSync(fd, buf, filled, length - filled, position + filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  return buf.subarray(0, filled);
+}
+
 /** The entries of an uncompressed tar, by its headers alone. */
 async function indexArchive(file: string, size: number): Promise<LocalEntry[]> {
-  const handle = await fs.open(file, 'r');
+  const fd = openSync(file, 'r');
   try {
     const out: LocalEntry[] = [];
-    for await (const e of indexTar((position, length) => readAt(handle, position, length), size)) {
+    for await (const e of indexTar(async (position, length) => readAtSync(fd, position, length), size)) {
       out.push({ name: e.name, type: e.type, linkname: e.linkname, size: e.size, mode: e.mode, mtime: e.mtime, range: { start: e.start, offset: e.offset, end: e.end } });
     }
     return out;
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
-/** The uncompressed tar stream of a gzip archive. */
-function gunzipped(file: string): Readable {
+/** The uncompressed tar stream of a gzip archive (zlib loads only for one). */
+async function gunzipped(file: string): Promise<Readable> {
+  const { createGunzip } = await import('node:zlib');
   const out = new PassThrough({ highWaterMark: CHUNK });
   pipeline(createReadStream(file, { highWaterMark: CHUNK }), createGunzip({ chunkSize: 256 * 1024 }), out).catch((err: unknown) => out.destroy(err as Error));
   return out;
@@ -273,7 +364,7 @@ function gunzipped(file: string): Readable {
 async function rescanEntry(file: string, wanted: string, limit: number): Promise<Buffer> {
   const { default: tarStream } = await import('tar-stream');
   const extract = tarStream.extract();
-  const feed = pipeline(gunzipped(file), extract);
+  const feed = pipeline(await gunzipped(file), extract);
   let found: Buffer | undefined;
   for await (const entry of extract) {
     const chunks: Buffer[] = [];
@@ -296,13 +387,13 @@ function normalize(name: string): string {
   return name.split('/').filter((p) => p !== '' && p !== '.').join('/');
 }
 
-async function isGzip(file: string): Promise<boolean> {
-  const handle = await fs.open(file, 'r');
+function isGzip(file: string): boolean {
+  const fd = openSync(file, 'r');
   try {
-    const head = await readAt(handle, 0, 2);
+    const head = readAtSync(fd, 0, 2);
     return head[0] === 0x1f && head[1] === 0x8b;
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -343,6 +434,13 @@ async function diffIdClaims(fileNames: string[], read: (name: string) => Promise
 export interface ReadOptions {
   /** what the destination repository holds of a digest the image leaves out (asked only for incomplete images) */
   repositoryBlob: ReaderContext['repositoryBlob'];
+  /**
+   * Told, as soon as a folder or an uncompressed archive is listed and before its manifests are read,
+   * the digests its file names claim (`<hex>`, `<hex>.tar`, `blobs/sha256/<hex>`, `<hex>.json`): the
+   * blobs the upload may leave out are among them, so the question to the server can go out while
+   * the image is planned.
+   */
+  listed?: (claimed: Digest[]) => void;
 }
 
 /**
@@ -350,16 +448,16 @@ export interface ReadOptions {
  * or not) into the plan the server would make of it. Bad content is the server's BerthError codes.
  */
 export async function readLocalImage(input: string, opts: ReadOptions): Promise<LocalImage> {
-  const stat = await statInput(input);
+  const stat = statInput(input);
   const sink = new LocalSink((name, limit) => rescanEntry(input, name, limit));
   let listing: ArchiveListing;
   let kind: LocalImage['kind'];
   let entries: LocalEntry[] = [];
   let claims = new Map<string, Digest>();
   let keep = new Set<string>();
-  if (stat.isDirectory() || (stat.isFile() && !(await isGzip(input)))) {
+  if (stat.isDirectory() || (stat.isFile() && !isGzip(input))) {
     kind = stat.isDirectory() ? 'directory' : 'archive';
-    entries = kind === 'directory' ? await walk(input) : await indexArchive(input, stat.size);
+    entries = kind === 'directory' ? walk(input) : await indexArchive(input, stat.size);
     const fileOf = (e: LocalEntry) => e.file ?? input;
     // Which regular file each normalized name is (a duplicate or unsafe name: the listing below refuses it).
     const files = new Map<string, LocalEntry>();
@@ -372,6 +470,13 @@ export async function readLocalImage(input: string, opts: ReadOptions): Promise<
         // refused below, in order
       }
     }
+    const claimed = new Set<Digest>();
+    for (const name of files.keys()) {
+      const digest = claimOf(name);
+      if (digest) claimed.add(digest);
+    }
+    mark('listed');
+    opts.listed?.([...claimed]);
     const diff = await diffIdClaims([...files.keys()], async (name) => {
       const e = files.get(name);
       if (!e) return undefined;
@@ -422,7 +527,7 @@ export async function readLocalImage(input: string, opts: ReadOptions): Promise<
       if (bytes.length > MAX_MANIFEST_BYTES) throw new BerthError('MANIFEST_INVALID', 'manifest is larger than 4 MiB', { entry: where, limit: MAX_MANIFEST_BYTES });
       return bytes;
     },
-    stageBytes: async (bytes) => sink.stageBytes(bytes),
+    stageBytes: (bytes) => sink.stageBytes(bytes),
     repositoryBlob: opts.repositoryBlob,
   });
   if (reader.format !== 'docker-archive') {
@@ -462,13 +567,22 @@ export interface Upload {
   contentType: string;
   /** about how many bytes it carries (exact when `length` is) */
   estimate: number;
-  stream(): Readable | Promise<Readable>;
+  /** the bytes, in order */
+  chunks(): AsyncIterable<Buffer> | Promise<AsyncIterable<Buffer>>;
+  /** a chunk the socket has taken: its buffer may be read into again (the chunks of a pool) */
+  recycle(chunk: Buffer): void;
 }
 
 const TAR = 'application/x-tar';
 
 /** tar's size for a file entry of `size` bytes: a header and the content padded to 512. */
 const tarSize = (size: number) => BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+
+/** Four buffers of 1 MiB: one being read into, the others on their way into the socket. */
+function fromFiles(input: string, pieces: Piece[]): Pick<Upload, 'chunks' | 'recycle'> {
+  const pool = new BufferPool(4, CHUNK);
+  return { chunks: () => pooled(pool, pieces, input), recycle: (chunk) => pool.give(chunk) };
+}
 
 /**
  * The tar to upload: every entry of the image in its own order except the files named in `omit`.
@@ -485,30 +599,37 @@ export function upload(image: LocalImage, omit: ReadonlySet<string>): Upload {
     }
   };
   if (image.kind === 'directory') {
-    const parts = image.entries.filter(travels).map((e) => ({ e, header: folderHeader(e) }));
-    const length = parts.reduce((sum, p) => sum + p.header.length + (p.e.type === 'file' ? p.e.size + padding(p.e.size).length : 0), END_OF_ARCHIVE.length);
-    return { length, contentType: TAR, estimate: length, stream: () => Readable.from(folderTar(image.input, parts), { objectMode: false, highWaterMark: 4 * CHUNK }) };
+    const pieces: Piece[] = [];
+    for (const e of image.entries.filter(travels)) {
+      pieces.push(folderHeader(e));
+      if (e.type !== 'file' || e.size === 0) continue;
+      pieces.push({ file: e.file!, position: 0, length: e.size }, padding(e.size));
+    }
+    pieces.push(END_OF_ARCHIVE);
+    const length = pieces.reduce((sum, p) => sum + p.length, 0);
+    return { length, contentType: TAR, estimate: length, ...fromFiles(image.input, pieces) };
   }
   if (image.kind === 'archive') {
     // Adjacent entries that travel are one range of the archive.
-    const ranges: Array<{ start: number; end: number }> = [];
+    const ranges: Array<{ file: string; position: number; length: number }> = [];
     for (const e of image.entries.filter(travels)) {
       const last = ranges.at(-1);
-      if (last && last.end === e.range!.start) last.end = e.range!.end;
-      else ranges.push({ start: e.range!.start, end: e.range!.end });
+      if (last && last.position + last.length === e.range!.start) last.length = e.range!.end - last.position;
+      else ranges.push({ file: image.input, position: e.range!.start, length: e.range!.end - e.range!.start });
     }
-    const length = ranges.reduce((sum, r) => sum + r.end - r.start, END_OF_ARCHIVE.length);
-    return { length, contentType: TAR, estimate: length, stream: () => Readable.from(archiveTar(image.input, ranges), { objectMode: false, highWaterMark: 4 * CHUNK }) };
+    const pieces: Piece[] = [...ranges, END_OF_ARCHIVE];
+    const length = pieces.reduce((sum, p) => sum + p.length, 0);
+    return { length, contentType: TAR, estimate: length, ...fromFiles(image.input, pieces) };
   }
   if (omit.size === 0) {
     // A gzip archive of which nothing stays home goes as it is: no second decompression, fewer bytes.
     const length = image.fileSize;
-    return { length, contentType: 'application/gzip', estimate: length, stream: () => Readable.from(bytesOf(image.input, 0, length, image.input), { objectMode: false, highWaterMark: 4 * CHUNK }) };
+    return { length, contentType: 'application/gzip', estimate: length, ...fromFiles(image.input, [{ file: image.input, position: 0, length }]) };
   }
   let estimate = 2 * BLOCK;
   for (const [name, blob] of image.listing.files) if (!omit.has(name)) estimate += tarSize(blob.size);
   estimate += BLOCK * (image.listing.links.size + image.listing.dirs.size);
-  return { length: undefined, contentType: TAR, estimate, stream: () => filteredGzip(image.input, omit) };
+  return { length: undefined, contentType: TAR, estimate, chunks: () => filteredGzip(image.input, omit), recycle: () => undefined };
 }
 
 function folderHeader(e: LocalEntry): Buffer {
@@ -517,22 +638,6 @@ function folderHeader(e: LocalEntry): Buffer {
   if (e.type === 'file') return encodeHeader({ name: e.name, type: 'file', size: e.size, mode: e.mode, mtime: e.mtime });
   // A socket or device in the folder: the listing refused it already.
   throw new LocalInputError(`${e.file}: not a file, folder or link`);
-}
-
-async function* folderTar(input: string, parts: Array<{ e: LocalEntry; header: Buffer }>): AsyncGenerator<Buffer> {
-  for (const { e, header } of parts) {
-    yield header;
-    if (e.type !== 'file' || e.size === 0) continue;
-    yield* bytesOf(e.file!, 0, e.size, input);
-    const pad = padding(e.size);
-    if (pad.length > 0) yield pad;
-  }
-  yield END_OF_ARCHIVE;
-}
-
-async function* archiveTar(input: string, ranges: Array<{ start: number; end: number }>): AsyncGenerator<Buffer> {
-  for (const r of ranges) yield* bytesOf(input, r.start, r.end - r.start, input);
-  yield END_OF_ARCHIVE;
 }
 
 type EntryHeader = Parameters<tar.Pack['entry']>[0];
@@ -563,7 +668,7 @@ async function filteredGzip(file: string, omit: ReadonlySet<string>): Promise<Re
   const pack = tarStream.pack();
   (async () => {
     const extract = tarStream.extract();
-    const feed = pipeline(gunzipped(file), extract);
+    const feed = pipeline(await gunzipped(file), extract);
     feed.catch(() => undefined);
     for await (const entry of extract) {
       const header = entry.header;

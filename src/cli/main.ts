@@ -1,17 +1,18 @@
 // The `berth` command (package.json `bin`, run as `npx berth`): push an image from the local disk
 // sending only what the repository lacks, log in, and read import reports. See README "The berth CLI".
+// Only what `berth push` needs loads with it: login, the report tables, the progress bar (a terminal
+// only) and the gzip reader load when a run needs them.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
-import { BerthClient, type ImportReport } from './client.js';
+import { type CommandSpec, parseCommandLine } from './args.js';
+import { BerthClient } from './client.js';
 import { defaultHost, serverFor } from './credentials.js';
 import { CliError, EXIT } from './errors.js';
-import { login } from './login.js';
 import { Output, outputMode } from './output.js';
 import { push } from './push.js';
-import { reportsTable, reportText } from './reports.js';
 import { hostUrl } from './target.js';
+import { mark } from './timing.js';
 
-/** The package's version: package.json two folders up from src/cli/, three from dist/src/cli/. */
+/** The package's version: package.json two folders up from src/cli/ and dist/cli/, three from dist/src/cli/. */
 function packageVersion(): string {
   for (const up of ['../../package.json', '../../../package.json']) {
     try {
@@ -24,78 +25,85 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-const VERSION = packageVersion();
-
 async function clientFor(hostOption: string | undefined): Promise<BerthClient> {
   const raw = await defaultHost(hostOption);
   const server = await serverFor(hostUrl(raw), /^https?:\/\//.test(raw));
   return new BerthClient(server.baseUrl, server.token);
 }
 
-function program(): Command {
-  const cmd = new Command('berth')
-    .description('Push container images to Berth, sending only the blobs the repository lacks')
-    .version(VERSION)
-    .showHelpAfterError('(run berth --help for usage)')
-    .exitOverride();
+type Options = Record<string, string | boolean | undefined>;
+type Run = (args: string[], opts: Options) => Promise<void>;
 
-  cmd
-    .command('push')
-    .alias('import')
-    .description('push an image: a skopeo dir: folder or its tarball, a docker-archive, an OCI layout folder or archive (gzip or not)')
-    .argument('<image>', 'folder or archive on the local disk')
-    .argument('<destination>', '<host>/<repository>[:tag], e.g. localhost:8080/team/app:v1 (https:// or http:// may lead)')
-    .option('--json', 'print JSON lines; the last one is the import report')
-    .option('--create', 'create the repository if it does not exist (the token must be allowed to push to that name)')
-    .action(async (image: string, destination: string, opts: { json?: boolean; create?: boolean }) => {
-      const out = new Output(outputMode(opts.json));
+const HOST = { name: 'host', value: '<host>', help: 'the server (default: BERTH_HOST, or the last berth login)' };
+
+const COMMANDS: ReadonlyArray<CommandSpec<Run>> = [
+  {
+    name: 'push',
+    aliases: ['import'],
+    help: 'push an image: a skopeo dir: folder or its tarball, a docker-archive, an OCI layout folder or archive (gzip or not)',
+    args: [
+      { name: 'image', help: 'folder or archive on the local disk' },
+      { name: 'destination', help: '<host>/<repository>[:tag], e.g. localhost:8080/team/app:v1 (https:// or http:// may lead)' },
+    ],
+    options: [
+      { name: 'json', help: 'print JSON lines; the last one is the import report' },
+      { name: 'create', help: 'create the repository if it does not exist (the token must be allowed to push to that name)' },
+    ],
+    run: async ([image, destination], opts) => {
+      const out = new Output(outputMode(opts.json === true));
       try {
-        await push(image, destination, out, { create: opts.create === true });
+        await push(image!, destination!, out, { create: opts.create === true });
       } catch (err) {
         out.fail(asCliError(err));
         process.exitCode = asCliError(err).exitCode;
       }
-    });
-
-  cmd
-    .command('login')
-    .description('store a token for a host in $XDG_CONFIG_HOME/berth/config.json (mode 0600); the token is read from standard input')
-    .argument('<host>', 'e.g. localhost:8080 or https://berth.example.com')
-    .action(async (host: string) => {
-      const file = await login(host);
-      process.stdout.write(`logged in to ${hostUrl(host).host}; token stored in ${file}\n`);
-    });
-
-  cmd
-    .command('reports')
-    .description('list import and push reports, newest first')
-    .option('--host <host>', 'the server (default: BERTH_HOST, or the last berth login)')
-    .option('--repository <name>', 'only this repository')
-    .addOption(new Option('--status <status>', 'only reports with this status').choices(['running', 'completed', 'failed']))
-    .option('--limit <n>', 'how many', '50')
-    .option('--json', 'print the reports as JSON')
-    .action(async (opts: { host?: string; repository?: string; status?: string; limit: string; json?: boolean }) => {
-      const client = await clientFor(opts.host);
-      const query = new URLSearchParams({ limit: opts.limit });
-      if (opts.repository) query.set('repository', opts.repository);
-      if (opts.status) query.set('status', opts.status);
-      const { imports } = await client.json<{ imports: ImportReport[] }>('GET', `/api/v1/imports?${query}`, 'reports');
+    },
+  },
+  {
+    name: 'login',
+    help: 'store a token for a host in $XDG_CONFIG_HOME/berth/config.json (mode 0600); the token is read from standard input',
+    args: [{ name: 'host', help: 'e.g. localhost:8080 or https://berth.example.com' }],
+    options: [],
+    run: async ([host]) => {
+      const { login } = await import('./login.js');
+      const file = await login(host!);
+      process.stdout.write(`logged in to ${hostUrl(host!).host}; token stored in ${file}\n`);
+    },
+  },
+  {
+    name: 'reports',
+    help: 'list import and push reports, newest first',
+    args: [],
+    options: [
+      HOST,
+      { name: 'repository', value: '<name>', help: 'only this repository' },
+      { name: 'status', value: '<status>', help: 'only reports with this status', choices: ['running', 'completed', 'failed'] },
+      { name: 'limit', value: '<n>', help: 'how many', default: '50' },
+      { name: 'json', help: 'print the reports as JSON' },
+    ],
+    run: async (_args, opts) => {
+      const client = await clientFor(opts.host as string | undefined);
+      const query = new URLSearchParams({ limit: opts.limit as string });
+      if (opts.repository) query.set('repository', opts.repository as string);
+      if (opts.status) query.set('status', opts.status as string);
+      const { reportsTable } = await import('./reports.js');
+      const { imports } = await client.json<{ imports: Parameters<typeof reportsTable>[0] }>('GET', `/api/v1/imports?${query}`, 'reports');
       process.stdout.write(opts.json ? `${JSON.stringify(imports)}\n` : `${reportsTable(imports)}\n`);
-    });
-
-  cmd
-    .command('report')
-    .description('show one import or push report')
-    .argument('<id>', 'the report id')
-    .option('--host <host>', 'the server (default: BERTH_HOST, or the last berth login)')
-    .option('--json', 'print the report as JSON')
-    .action(async (id: string, opts: { host?: string; json?: boolean }) => {
-      const client = await clientFor(opts.host);
-      const report = await client.json<ImportReport>('GET', `/api/v1/imports/${encodeURIComponent(id)}`, `report ${id}`);
+    },
+  },
+  {
+    name: 'report',
+    help: 'show one import or push report',
+    args: [{ name: 'id', help: 'the report id' }],
+    options: [HOST, { name: 'json', help: 'print the report as JSON' }],
+    run: async ([id], opts) => {
+      const client = await clientFor(opts.host as string | undefined);
+      const { reportText } = await import('./reports.js');
+      const report = await client.json<Parameters<typeof reportText>[0]>('GET', `/api/v1/imports/${encodeURIComponent(id!)}`, `report ${id}`);
       process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${reportText(report)}\n`);
-    });
-  return cmd;
-}
+    },
+  },
+];
 
 function asCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
@@ -104,14 +112,16 @@ function asCliError(err: unknown): CliError {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  mark('main');
   try {
-    await program().parseAsync(argv);
+    const parsed = parseCommandLine(argv.slice(2), COMMANDS, 'Push container images to Berth, sending only the blobs the repository lacks', packageVersion);
+    if (parsed.kind === 'print') {
+      (parsed.exitCode ? process.stderr : process.stdout).write(parsed.text);
+      return parsed.exitCode ?? EXIT.OK;
+    }
+    await parsed.command.run(parsed.args, parsed.options);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // commander already printed its one line (or the help / version text).
-      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
-    }
     const e = asCliError(err);
     process.stderr.write(`berth: ${e.message}\n`);
     return e.exitCode;

@@ -2,12 +2,13 @@
 // blobs the repository holds (preflight), and stream an import that carries only the rest.
 import { isDigest } from '../core/digest.js';
 import { BerthError } from '../errors.js';
-import { BerthClient, type ImportReport } from './client.js';
+import { BerthClient, type ImportReport, type Preflight } from './client.js';
 import { serverFor } from './credentials.js';
 import { CliError, EXIT } from './errors.js';
 import { type LocalImage, LocalInputError, omittableBlobs, readLocalImage, upload } from './local-image.js';
 import { bytes, Output } from './output.js';
 import { parseTarget } from './target.js';
+import { mark } from './timing.js';
 
 /** A local read failure as a CliError: bad content keeps the server's code for it. */
 function localError(input: string, err: unknown): unknown {
@@ -22,6 +23,19 @@ function localError(input: string, err: unknown): unknown {
   const code = (err as { code?: string }).code;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new CliError(EXIT.INPUT, `${input}: ${(err as Error).message}`);
   return err;
+}
+
+/**
+ * What the repository holds of `digests`: the early preflight's answer, when it asked for all of them;
+ * a preflight of its own for those it did not ask for (`docker save` layers named by their config).
+ */
+async function heldOf(digests: string[], early: { asked: Set<string>; answer: Promise<Preflight> } | undefined, preflight: (digests: string[]) => Promise<Preflight>): Promise<Pick<Preflight, 'held'>> {
+  if (digests.length === 0) return { held: [] };
+  if (!early) return preflight(digests);
+  const first = await early.answer;
+  const unasked = digests.filter((d) => !early.asked.has(d));
+  if (unasked.length === 0) return first;
+  return { held: [...first.held, ...(await preflight(unasked)).held] };
 }
 
 export interface PushOptions {
@@ -44,15 +58,25 @@ export async function push(input: string, destination: string, out: Output, opts
     }
   };
 
+  // The preflight goes out as soon as the image's file names are listed, and the server answers it
+  // while the image is planned; a local failure still comes first (the answer is awaited after).
+  let early: { asked: Set<string>; answer: Promise<Preflight> } | undefined;
   let image: LocalImage;
   try {
     image = await readLocalImage(input, {
       // Asked only when the image itself leaves a blob out (a docker-archive whose layer file is missing).
       repositoryBlob: async (digest) => (await preflight([digest])).held[0],
+      listed: (claimed) => {
+        if (claimed.length === 0) return;
+        const answer = preflight(claimed);
+        answer.catch(() => undefined); // awaited below, if the image reads
+        early = { asked: new Set(claimed), answer };
+      },
     });
   } catch (err) {
     throw localError(input, err);
   }
+  mark('read');
   const { plan } = image;
   out.phase(
     'read',
@@ -61,8 +85,15 @@ export async function push(input: string, destination: string, out: Output, opts
   );
 
   const candidates = omittableBlobs(image);
-  const answer = candidates.length === 0 ? { held: [], missing: [] } : await preflight(candidates.map((c) => c.digest));
-  const held = new Set(answer.held.map((h) => h.digest).filter(isDigest));
+  const answer = await heldOf(
+    candidates.map((c) => c.digest),
+    early,
+    preflight,
+  );
+  mark('preflight');
+  // (The early preflight asked for every digest the names claim; only the candidates count.)
+  const wanted = new Set<string>(candidates.map((c) => c.digest));
+  const held = new Set(answer.held.map((h) => h.digest).filter((d) => isDigest(d) && wanted.has(d)));
   const omit = new Set(candidates.filter((c) => held.has(c.digest)).flatMap((c) => c.entries));
   const reusedBytes = candidates.filter((c) => held.has(c.digest)).reduce((sum, c) => sum + c.size, 0);
   const body = upload(image, omit);
@@ -76,11 +107,12 @@ export async function push(input: string, destination: string, out: Output, opts
   await out.startUpload(total);
   let report: ImportReport;
   try {
-    report = await client.importTar(target.repository, target.tag, await body.stream(), { length: body.length, contentType: body.contentType, create: opts.create === true }, (n) => out.progress(n));
+    report = await client.importTar(target.repository, target.tag, { chunks: await body.chunks(), recycle: body.recycle }, { length: body.length, contentType: body.contentType, create: opts.create === true }, (n) => out.progress(n));
   } catch (err) {
     out.endUpload();
     throw localError(input, err);
   }
+  mark('uploaded');
   const { sent, ms } = out.endUpload();
   out.phase('uploaded', { bytes: sent, duration_ms: ms }, `uploaded ${bytes(sent)} in ${(ms / 1000).toFixed(2)} s (${bytes(Math.round(sent / Math.max(ms / 1000, 0.001)))}/s)`);
 
