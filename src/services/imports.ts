@@ -199,7 +199,7 @@ class ImportSession {
     try {
       staging = await s.blobs.createStagingArea('imports', id, { headroomChecked: true });
     } catch (err) {
-      await report.end(s.db, { status: 'failed', error: JSON.stringify(toErrorBody(err)), finished_at: now(), duration_ms: 0 });
+      await report.endFailed({ status: 'failed', error: JSON.stringify(toErrorBody(err)), finished_at: now(), duration_ms: 0 }).catch(() => undefined);
       throw err;
     }
     s.log.info({ import_id: id, repository: repo.name }, 'import started');
@@ -380,7 +380,7 @@ class ImportSession {
       this.failure = patch;
       try {
         // The first outcome recorded stands (a sweep may have failed it already).
-        await this.report.end(this.s.db, patch);
+        await this.report.endFailed(patch);
       } catch (dbErr) {
         this.s.log.error({ import_id: this.id, err: dbErr }, 'import report update failed');
       }

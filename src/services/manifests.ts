@@ -212,7 +212,7 @@ export async function putManifest(s: Services, rawName: string, reference: strin
     const error = toErrorBody(err);
     s.metrics.imports.inc({ status: 'failed', format: 'push', code: error.code });
     await pending
-      .end(s.db, { status: 'failed', error: JSON.stringify(error), finished_at: now(), duration_ms: Date.now() - started })
+      .endFailed({ status: 'failed', error: JSON.stringify(error), finished_at: now(), duration_ms: Date.now() - started })
       .catch((dbErr: unknown) => s.log.error({ import_id: id, err: dbErr }, 'push report update failed'));
     throw err;
   } finally {

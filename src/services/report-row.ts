@@ -58,4 +58,38 @@ export class PendingReport {
     clearTimeout(this.timer);
     return importsDb.endImport(q, { ...this.row, ...patch });
   }
+
+  /**
+   * Writes a failed end through the database (not a transaction). When the database cannot take it
+   * (an outage), the report is kept in memory and written by the instance sweep once the database is
+   * back (writeUnwrittenReports), so a failure is never lost because its report came due while the
+   * database was down. Rethrows that error for the caller to log.
+   */
+  async endFailed(patch: Partial<ImportRow>): Promise<boolean> {
+    try {
+      return await this.end(this.db, patch);
+    } catch (err) {
+      const pending = unwritten.get(this.db) ?? [];
+      if (pending.length < MAX_UNWRITTEN) pending.push({ ...this.row, ...patch });
+      unwritten.set(this.db, pending);
+      throw err;
+    }
+  }
+}
+
+/** Reports kept while the database was unreachable, at most this many per database (the oldest kept). */
+const MAX_UNWRITTEN = 10_000;
+const unwritten = new WeakMap<Db, ImportRow[]>();
+
+/** Writes the failed reports that could not be written before (see endFailed); returns how many. */
+export async function writeUnwrittenReports(db: Db): Promise<number> {
+  const pending = unwritten.get(db);
+  if (!pending || pending.length === 0) return 0;
+  let written = 0;
+  while (pending.length > 0) {
+    await importsDb.endImport(db, pending[0]!);
+    pending.shift();
+    written++;
+  }
+  return written;
 }
