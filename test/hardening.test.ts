@@ -212,7 +212,8 @@ test('50 idle uploads do not slow /healthz or a pull for others', async (t) => {
       await c.write(rawImportHead(repo, ADMIN_TOKEN, 1_000_000));
       await c.write(Buffer.alloc(700));
     }
-    await new Promise((r) => setTimeout(r, 300));
+    // each shows as running once it has lasted RUNNING_REPORT_AFTER_MS (services/report-row.ts)
+    for (let i = 0; i < 100 && (await runningImports(berth)) < 50; i++) await new Promise((r) => setTimeout(r, 100));
     t.is(await runningImports(berth), 50);
     const times = { health: [] as number[], pull: [] as number[] };
     for (let i = 0; i < 10; i++) {

@@ -132,6 +132,20 @@ test('the chart from the counters is the chart counted from the reports, after e
   await db('imports').whereIn('id', running.slice(2, 5)).del();
   await same(t, repos, 'after updates and deletes');
 
+  // Reports ended by endImport (services/report-row.ts): written whole at the end with no running row
+  // before, over a running row, with the running row arriving after the end, and over a row already
+  // ended elsewhere (left alone).
+  const whole = row(a, '2026-01-11', 'completed', { bytes_received: 11 });
+  t.true(await importsDb.endImport(db, whole));
+  const over = row(b, '2026-01-11', 'running');
+  await importsDb.insertRunningImport(db, over);
+  t.true(await importsDb.endImport(db, { ...over, status: 'failed', bytes_received: 12, error: '{"code":"BLOB_UNKNOWN"}' }));
+  await importsDb.insertRunningImport(db, { ...whole, status: 'running' });
+  t.is((await importsDb.findImport(db, whole.id))?.status, 'completed');
+  t.false(await importsDb.endImport(db, { ...over, status: 'completed', bytes_received: 13 }));
+  t.is((await importsDb.findImport(db, over.id))?.status, 'failed');
+  await same(t, repos, 'after reports ended by endImport');
+
   // Running reports of the SQLite kind of restart: every running one failed at once.
   await importsDb.insertImport(db, row(a, '2026-01-10', 'running'));
   await same(t, repos, 'with a running report');

@@ -387,7 +387,8 @@ pgOnly(
       const entries = await fs.readdir(path.join(dataDir, 'staging', 'imports'));
       return entries.length === 1 ? entries : undefined;
     });
-    t.is((await api(survivor.url, 'GET', `/api/v1/imports/${id}`)).body.status, 'running');
+    // an upload shows as running once it has lasted RUNNING_REPORT_AFTER_MS (services/report-row.ts)
+    await until('the report to show running', async () => ((await api(survivor.url, 'GET', `/api/v1/imports/${id}`)).body.status === 'running' ? true : undefined));
     const killedAt = Date.now();
     process.kill(victim.pid, 'SIGKILL');
 
@@ -457,10 +458,12 @@ pgOnly(
     await allow(true);
     await until('healthz 200', async () => ((await fetch(`${berth.url}/healthz`)).status === 200 ? true : undefined));
 
-    // The failure could not be written while the database was down; the process records it once it is back.
+    // The failure could not be written while the database was down; the process records it once it is
+    // back (its next sweep). Until then the report is running, or not written at all (an upload that
+    // had not yet lasted long enough for its running row when the database went).
     const report = await until('the slow import report', async () => {
       const r = await berth.api('GET', `/api/v1/imports/${slowId}`);
-      return r.body.status === 'running' ? undefined : r.body;
+      return r.status !== 200 || r.body.status === 'running' ? undefined : r.body;
     });
     t.is(report.status, 'failed');
     t.is(report.error.code, 'DATABASE_UNAVAILABLE');

@@ -21,7 +21,7 @@ export async function insertRunningImport(db: Knex, row: ImportRow): Promise<voi
   if (isPostgres(db)) {
     await db.transaction(async (tx) => {
       await tx.raw('SET LOCAL synchronous_commit = off');
-      await tx('imports').insert(row);
+      await tx('imports').insert(row).onConflict('id').ignore();
     });
     return;
   }
@@ -29,7 +29,7 @@ export async function insertRunningImport(db: Knex, row: ImportRow): Promise<voi
   try {
     await db.raw('PRAGMA synchronous = NORMAL').connection(connection);
     try {
-      await db('imports').insert(row).connection(connection);
+      await db('imports').insert(row).onConflict('id').ignore().connection(connection);
     } finally {
       await db.raw('PRAGMA synchronous = FULL').connection(connection);
     }
@@ -40,6 +40,23 @@ export async function insertRunningImport(db: Knex, row: ImportRow): Promise<voi
 
 export async function updateImport(q: Q, id: string, patch: Partial<ImportRow>): Promise<void> {
   await q('imports').where({ id }).update(patch);
+}
+
+/**
+ * Writes an import's end: inserts the whole row, or completes its running row (services/report-row.ts
+ * writes that one only for an upload that lasts, and it may still be on its way: it then finds this
+ * row and leaves it alone). False when the row exists and is no longer running (another process
+ * already ended it): the first outcome recorded stands.
+ */
+export async function endImport(q: Q, row: ImportRow): Promise<boolean> {
+  const { id, repository, created_at, instance_id, actor, ...end } = row;
+  const written = await q('imports')
+    .insert(row)
+    .onConflict('id')
+    .merge(Object.keys(end) as Array<keyof typeof end>)
+    .where('imports.status', 'running')
+    .returning('id');
+  return written.length > 0;
 }
 
 /** Ends a running import; false when it is no longer running (another process already ended it). */

@@ -251,7 +251,8 @@ async function apply(tx: Tx, change: Change, durable: Array<Promise<void>>): Pro
   const staged = add.flatMap((a) => (a.staged ? [a.staged] : []));
   if (staged.length > 0) {
     await blobRowsDb.lockBlobStoreShared(tx);
-    const stored = req.staging!.moveIn(staged).then((moved) => moved.durable);
+    // a digest the repository holds was stored by a commit that waited for its folder's fsync
+    const stored = req.staging!.moveIn(staged, (digest) => held.has(digest)).then((moved) => moved.durable);
     stored.catch(() => undefined); // awaited before the commit; never unhandled meanwhile
     durable.push(stored);
     // a digest the repository holds has its blob row already (holdings joins it), kept by the locks held

@@ -20,6 +20,7 @@ import { commitVersion, holdBlobs, referrerFields } from './commit.js';
 import type { Services } from './deps.js';
 import { holding } from './ownership.js';
 import { getRepositoryRow, pushTarget } from './repositories.js';
+import { PendingReport } from './report-row.js';
 import type { ImportReport } from '../core/report.js';
 
 export type { ImportReport };
@@ -160,6 +161,7 @@ class ImportSession {
     readonly id: string,
     private readonly repository: { id: number; name: string },
     private readonly staging: StagingArea,
+    private readonly report: PendingReport,
     private readonly createdAt: string,
     private readonly actor: string,
   ) {}
@@ -174,8 +176,8 @@ class ImportSession {
     await s.blobs.ensureHeadroom();
     const id = randomUUID();
     const createdAt = now();
-    // the report row and the staging folder at once (neither needs the other)
-    const inserted = importsDb.insertRunningImport(s.db, {
+    // The report is written when the import ends (in its commit), or as running once it lasts.
+    const report = new PendingReport(s.db, s.log, {
       id,
       repository: repo.name,
       status: 'running',
@@ -193,18 +195,15 @@ class ImportSession {
       instance_id: s.instanceId,
       actor,
     });
-    const [row, folder] = await Promise.allSettled([inserted, s.blobs.createStagingArea('imports', id)]);
-    if (row.status === 'rejected') {
-      if (folder.status === 'fulfilled') await folder.value.abort();
-      throw row.reason;
+    let staging: StagingArea;
+    try {
+      staging = await s.blobs.createStagingArea('imports', id, { headroomChecked: true });
+    } catch (err) {
+      await report.endFailed({ status: 'failed', error: JSON.stringify(toErrorBody(err)), finished_at: now(), duration_ms: 0 }).catch(() => undefined);
+      throw err;
     }
-    if (folder.status === 'rejected') {
-      await importsDb.updateImport(s.db, id, { status: 'failed', error: JSON.stringify(toErrorBody(folder.reason)), finished_at: now() });
-      throw folder.reason;
-    }
-    const staging: StagingArea = folder.value;
     s.log.info({ import_id: id, repository: repo.name }, 'import started');
-    return new ImportSession(s, id, { id: repo.id, name: repo.name }, staging, createdAt, actor);
+    return new ImportSession(s, id, { id: repo.id, name: repo.name }, staging, report, createdAt, actor);
   }
 
   setTag(value: string): void {
@@ -315,7 +314,7 @@ class ImportSession {
           error: null,
           actor: this.actor,
         };
-        const finished = await importsDb.finishImport(tx, this.id, {
+        const finished = await this.report.end(tx, {
           status: 'completed',
           format: report.format,
           tag: report.tag,
@@ -381,7 +380,7 @@ class ImportSession {
       this.failure = patch;
       try {
         // The first outcome recorded stands (a sweep may have failed it already).
-        await importsDb.finishImport(this.s.db, this.id, patch);
+        await this.report.endFailed(patch);
       } catch (dbErr) {
         this.s.log.error({ import_id: this.id, err: dbErr }, 'import report update failed');
       }

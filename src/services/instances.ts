@@ -15,6 +15,7 @@ import * as importsDb from '../db/imports.js';
 import * as instancesDb from '../db/instances.js';
 import type { ErrorBody } from '../errors.js';
 import type { Services } from './deps.js';
+import { writeUnwrittenReports } from './report-row.js';
 import { expireUploads } from './uploads.js';
 
 const INTERRUPTED: ErrorBody = { code: 'INTERRUPTED', message: 'the server stopped before the import finished', details: null };
@@ -114,6 +115,11 @@ export class Instance {
     }
     await instancesDb.deleteStaleInstances(db, cutoff);
 
+    // Failed reports that came due while the database was down (services/report-row.ts), before the
+    // running rows are looked at: one of them may be the running row such a report ends.
+    const late = await writeUnwrittenReports(db);
+    if (late > 0) log.warn({ failed_imports: late }, 'recorded imports that failed while the database was unreachable');
+
     const lost: string[] = [];
     const suspects = new Set<string>();
     for (const id of await importsDb.listRunningImportIds(db, this.s.instanceId)) {
@@ -128,7 +134,7 @@ export class Instance {
     const removed = await this.sweepStaging();
     const expired = await expireUploads(this.s);
     if (expired > 0) log.info({ upload_sessions: expired }, 'ended idle upload sessions');
-    return { interrupted, reports_recovered: recovered, staging_removed: removed, uploads_expired: expired };
+    return { interrupted, reports_recovered: recovered + late, staging_removed: removed, uploads_expired: expired };
   }
 
   /** Staging folders of imports that are not running (finished, failed, unknown), older than the timeout. */

@@ -7,6 +7,7 @@ import { Readable as ReadableStream } from 'node:stream';
 import { type Digest, digestFromHex, parseDigest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES, MediaType, type ParsedManifest, parseManifest, parseManifestJson } from '../core/manifest.js';
 import { parseTag, type Tag } from '../core/names.js';
+import type { StagingArea } from '../blobs/store.js';
 import { now } from '../db/common.js';
 import * as importsDb from '../db/imports.js';
 import * as versionsDb from '../db/versions.js';
@@ -15,6 +16,7 @@ import { commitVersion, type ContentToAdd, referrerFields } from './commit.js';
 import type { Services } from './deps.js';
 import type { ImportReport } from './imports.js';
 import { deleteTag, getRepositoryRow, pushTarget } from './repositories.js';
+import { PendingReport } from './report-row.js';
 
 export interface PushedManifest {
   repository: string;
@@ -130,7 +132,8 @@ export async function putManifest(s: Services, rawName: string, reference: strin
   const repo = await pushTarget(s, rawName, actor);
   const id = randomUUID();
   const createdAt = now();
-  await importsDb.insertRunningImport(s.db, {
+  // written completed in the commit, or failed after it (as running first only if the commit waits long)
+  const pending = new PendingReport(s.db, s.log, {
     id,
     repository: repo.name,
     status: 'running',
@@ -148,8 +151,9 @@ export async function putManifest(s: Services, rawName: string, reference: strin
     instance_id: s.instanceId,
     actor,
   });
-  const staging = await s.blobs.createStagingArea('imports', id);
+  let staging: StagingArea | undefined;
   try {
+    staging = await s.blobs.createStagingArea('imports', id);
     const staged = await staging.stage(ReadableStream.from([bytes]), digest);
     const references: ContentToAdd[] = [
       ...parsed.blobs.map((d) => ({ digest: d.digest, kind: 'blob' as const, mediaType: d.mediaType })),
@@ -191,7 +195,7 @@ export async function putManifest(s: Services, rawName: string, reference: strin
           error: null,
           actor,
         };
-        await importsDb.finishImport(tx, id, {
+        await pending.end(tx, {
           status: 'completed',
           version: report.version,
           new_version: report.new_version,
@@ -207,12 +211,12 @@ export async function putManifest(s: Services, rawName: string, reference: strin
   } catch (err) {
     const error = toErrorBody(err);
     s.metrics.imports.inc({ status: 'failed', format: 'push', code: error.code });
-    await importsDb
-      .finishImport(s.db, id, { status: 'failed', error: JSON.stringify(error), finished_at: now(), duration_ms: Date.now() - started })
+    await pending
+      .endFailed({ status: 'failed', error: JSON.stringify(error), finished_at: now(), duration_ms: Date.now() - started })
       .catch((dbErr: unknown) => s.log.error({ import_id: id, err: dbErr }, 'push report update failed'));
     throw err;
   } finally {
-    await staging.abort();
+    await staging?.abort();
   }
 }
 
